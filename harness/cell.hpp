@@ -1,0 +1,72 @@
+// A cell: (backend, device, workload, scenario, dtype) — the unit the parent plans, a worker
+// process runs, and the results file records (DESIGN.md §3). The spec travels to the worker as
+// JSON; the worker answers with one result record (schema: reports/results.schema.json).
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace rwkvb {
+
+// Knobs of the scenarios (DESIGN.md §4); defaults keep the default run under 3 minutes.
+struct ScenarioParams {
+    int prompt_tokens = 128;     // prefill length, and the prompt before decode/batch
+    int decode_tokens = 64;      // tokens decoded one at a time (decode, batch)
+    int batch = 8;               // streams of the batch scenario
+    int long_positions = 16384;  // how far the long scenario decodes
+    int long_samples = 16;       // positions at which it measures
+    int parity_tokens = 64;      // tokens compared with the golden
+    int warmup = 1;              // un-timed repetitions first
+    int repetitions = 5;         // timed repetitions (at least)
+    double min_time_s = 1.0;     // keep repeating until this much was measured
+};
+
+struct CellSpec {
+    std::string backend;                 // backend name, e.g. "onednn"
+    std::filesystem::path plugin_path;   // the plugin library that provides it
+    int device = 0;                      // device index within the backend
+    std::string workload;                // preset name, or the checkpoint's file name
+    std::filesystem::path model_path;    // checkpoint to load (synthetic presets are written first)
+    std::string scenario;                // prefill | decode | batch | long | parity
+    std::string dtype = "f32";           // weight dtype, command-line spelling
+    uint64_t seed = 1;                   // token stream (and synthetic weights) seed
+    int threads = 0;                     // 0 = backend default
+    double timeout_s = 600;              // wall-clock limit of the worker
+    std::string plugin_options;          // extra "key=value,..." passed to create()
+    ScenarioParams params;
+    // Parity thresholds overriding DESIGN.md §6 defaults (absent = default for the dtype).
+    nlohmann::json parity_thresholds = nlohmann::json::object();
+
+    // Stable, filesystem-safe identifier: "<backend>.<device>.<workload>.<scenario>.<dtype>".
+    std::string id() const;
+};
+
+void to_json(nlohmann::json& j, const ScenarioParams& p);
+void from_json(const nlohmann::json& j, ScenarioParams& p);
+void to_json(nlohmann::json& j, const CellSpec& c);
+void from_json(const nlohmann::json& j, CellSpec& c);
+
+// What the worker needs besides the spec: where caches live and this host's limits.
+struct CellEnvironment {
+    std::filesystem::path cache_dir;                      // golden logits cache, synthetic weights
+    nlohmann::json limits = nlohmann::json::object();     // `rwkvbench limits` document, if any
+};
+
+// Status classes a cell can end in (DESIGN.md §3); a result record's "status" is one of these.
+inline constexpr const char* kStatusOk = "ok";
+inline constexpr const char* kStatusCrashed = "crashed";      // detail: "crashed(SIGSEGV)"
+inline constexpr const char* kStatusTimeout = "timeout";
+inline constexpr const char* kStatusOom = "oom";
+inline constexpr const char* kStatusLoadError = "load-error";
+inline constexpr const char* kStatusError = "error";          // detail: "error: <message>"
+inline constexpr const char* kStatusSkipped = "skipped";      // e.g. no device, dtype not offered
+
+// Runs one cell in this process: loads plugin and model, runs the scenario, checks parity.
+// Returns the cell's result record. Throws InputError/PluginError on a load or call failure.
+// Implemented in scenarios.cpp.
+nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env);
+
+}  // namespace rwkvb

@@ -1,0 +1,17 @@
+// Placeholder until this command lands: it exists so the CLI builds, and says plainly it is absent.
+#include "commands.hpp"
+#include "exit_codes.hpp"
+
+#include <cstdio>
+
+namespace rwkvb {
+
+void register_list(CLI::App& app) {
+    auto* cmd = app.add_subcommand("list", "(not built yet)");
+    set_action(cmd, [] {
+        std::fputs("rwkvbench: 'list' is not implemented yet\n", stderr);
+        return kExitInternal;
+    });
+}
+
+}  // namespace rwkvb

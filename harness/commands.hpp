@@ -1,0 +1,21 @@
+// One file per subcommand; each registers itself on the app and sets the action main() runs.
+// An action returns the process exit code (exit_codes.hpp); InputError thrown from it exits 2,
+// PluginError exits 4, anything else is a bug of ours and exits 1.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace rwkvb {
+
+void set_action(CLI::App* command, std::function<int()> action);
+
+void register_models(CLI::App& app);   // cmd_models.cpp: list presets with their costs
+void register_synth(CLI::App& app);    // cmd_synth.cpp: write synthetic weights
+void register_logits(CLI::App& app);   // cmd_logits.cpp: dump a backend's logits
+void register_list(CLI::App& app);     // cmd_list.cpp: backends, devices, presets, scenarios
+void register_run(CLI::App& app);      // cmd_run.cpp: plan and run cells in workers
+void register_worker(CLI::App& app);   // cmd_worker.cpp: one cell, in a child process
+void register_limits(CLI::App& app);   // cmd_limits.cpp: this host's bandwidth and GEMM peak
+
+}  // namespace rwkvb

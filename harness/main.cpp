@@ -1,0 +1,59 @@
+#include "commands.hpp"
+#include "errors.hpp"
+#include "exit_codes.hpp"
+#include "plugin.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <exception>
+#include <map>
+
+namespace rwkvb {
+namespace {
+std::map<const CLI::App*, std::function<int()>>& actions() {
+    static std::map<const CLI::App*, std::function<int()>> a;
+    return a;
+}
+}  // namespace
+
+void set_action(CLI::App* command, std::function<int()> action) { actions()[command] = std::move(action); }
+
+}  // namespace rwkvb
+
+int main(int argc, char** argv) {
+    using namespace rwkvb;
+    CLI::App app{
+        "rwkvbench — certify and compare hardware on a reference RWKV language-model workload.\n"
+        "Start with `rwkvbench run` (every backend here, synthetic RWKV-7, table + results JSON),\n"
+        "`rwkvbench list` (what this machine offers) and `rwkvbench <command> --help`."};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "rwkvbench " RWKVB_VERSION " (" RWKVB_GIT_HASH ")");
+    register_run(app);
+    register_list(app);
+    register_models(app);
+    register_synth(app);
+    register_logits(app);
+    register_limits(app);
+    register_worker(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return code == 0 ? kExitOk : kExitUsage;
+    }
+    try {
+        for (const CLI::App* sub : app.get_subcommands())
+            if (auto it = actions().find(sub); it != actions().end()) return it->second();
+        return kExitInternal;
+    } catch (const InputError& e) {
+        std::fprintf(stderr, "rwkvbench: error: %s\n", e.what());
+        return kExitUsage;
+    } catch (const PluginError& e) {
+        std::fprintf(stderr, "rwkvbench: error: %s\n", e.what());
+        return kExitCellFailed;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "rwkvbench: internal error (please report): %s\n", e.what());
+        return kExitInternal;
+    }
+}

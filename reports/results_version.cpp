@@ -1,0 +1,4 @@
+// The version of the results document every writer and reader in reports/ agrees on.
+namespace rwkvb {
+extern const int kResultsSchemaVersion = 1;
+}

@@ -1,0 +1,38 @@
+// Element types shared by safetensors files, the plugin ABI and the command line.
+#pragma once
+#include <rwkvbench/backend.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace rwkvb {
+
+enum class DType : int32_t {
+    F64 = RWKVB_F64,
+    F32 = RWKVB_F32,
+    F16 = RWKVB_F16,
+    BF16 = RWKVB_BF16,
+    I32 = RWKVB_I32,
+    I8 = RWKVB_I8,
+    U8 = RWKVB_U8,
+};
+
+size_t dtype_size(DType t);
+// Safetensors spelling: "F64", "F32", "F16", "BF16", "I32", "I8", "U8".
+std::string_view dtype_name(DType t);
+std::optional<DType> dtype_from_name(std::string_view safetensors_name);
+// Command-line spelling of weight dtypes: "f64", "f32", "f16", "bf16", "int8".
+std::string_view dtype_cli_name(DType t);
+std::optional<DType> dtype_from_cli_name(std::string_view name);
+
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);  // round to nearest even
+float bf16_to_f32(uint16_t b);
+uint16_t f32_to_bf16(float f);  // round to nearest even
+
+// Element i of a float-typed buffer (F64, F32, F16, BF16) as double.
+double load_as_double(DType t, const void* data, size_t i);
+
+}  // namespace rwkvb
