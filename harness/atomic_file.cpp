@@ -1,0 +1,54 @@
+#include "atomic_file.hpp"
+
+#include "errors.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace rwkvb {
+
+void write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+    const auto tmp = path.string() + fmt::format(".tmp.{}", ::getpid());
+    auto fail = [&](const char* what) {
+        const std::string why = std::strerror(errno);
+        ::unlink(tmp.c_str());
+        return std::runtime_error(fmt::format("{}: {} failed: {}", path.string(), what, why));
+    };
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw fail("open");
+    size_t done = 0;
+    while (done < content.size()) {
+        const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            ::close(fd);
+            throw fail("write");
+        }
+        done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd) != 0) {
+        ::close(fd);
+        throw fail("fsync");
+    }
+    ::close(fd);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) throw fail("rename");
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw InputError(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) throw InputError(fmt::format("{}: read failed", path.string()));
+    return ss.str();
+}
+
+}  // namespace rwkvb

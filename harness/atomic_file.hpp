@@ -1,0 +1,14 @@
+// Writing a file so that a reader (or a resumed run) sees either the old content or the whole
+// new content, never a torn one: write a temporary beside it, fsync, rename.
+#pragma once
+#include <filesystem>
+#include <string_view>
+
+namespace rwkvb {
+
+// Throws std::runtime_error naming the path on failure.
+void write_file_atomically(const std::filesystem::path& path, std::string_view content);
+// Whole file as a string; InputError naming the path if it cannot be read.
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace rwkvb
