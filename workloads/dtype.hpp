@@ -32,7 +32,15 @@ uint16_t f32_to_f16(float f);  // round to nearest even
 float bf16_to_f32(uint16_t b);
 uint16_t f32_to_bf16(float f);  // round to nearest even
 
-// Element i of a float-typed buffer (F64, F32, F16, BF16) as double.
+// Element i of a float-typed buffer (F64, F32, F16, BF16) as double. `data` need not be
+// aligned. Throws std::logic_error for an integer dtype (a caller's bug).
 double load_as_double(DType t, const void* data, size_t i);
+
+namespace detail {
+// Portable conversions; the functions above use F16C when the build enables it. Exposed so
+// tests can check both paths agree bit for bit.
+float f16_to_f32_soft(uint16_t h);
+uint16_t f32_to_f16_soft(float f);
+}  // namespace detail
 
 }  // namespace rwkvb

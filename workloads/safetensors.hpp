@@ -20,7 +20,11 @@ struct TensorView {
     std::string name;
     DType dtype;
     std::vector<int64_t> shape;
-    const std::byte* data = nullptr;  // inside the mapping; valid while the file object lives
+    // Inside the read-only mapping; valid while the SafetensorsFile lives. NOT necessarily
+    // aligned to the element size: the data area starts at 8 + header length, which official
+    // writers (and ours) pad to a multiple of 8, but a foreign or hostile file need not. Copy
+    // (memcpy, load_as_double) or check alignment before reading it as float/double/int32.
+    const std::byte* data = nullptr;
     uint64_t nbytes = 0;
 
     int64_t numel() const;
