@@ -148,7 +148,8 @@ std::vector<std::filesystem::path> plugin_search_dirs() {
 }
 
 std::vector<std::filesystem::path> discover_plugins(const std::vector<std::filesystem::path>& extra) {
-    std::vector<std::filesystem::path> found;
+    // Plugins named on the command line come first, so they win over installed namesakes.
+    std::vector<std::filesystem::path> found(extra.begin(), extra.end());
     for (const auto& dir : plugin_search_dirs()) {
         std::error_code ec;
         std::vector<std::filesystem::path> here;
@@ -159,7 +160,6 @@ std::vector<std::filesystem::path> discover_plugins(const std::vector<std::files
         std::sort(here.begin(), here.end());
         found.insert(found.end(), here.begin(), here.end());
     }
-    found.insert(found.end(), extra.begin(), extra.end());
     return found;
 }
 

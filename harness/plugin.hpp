@@ -48,7 +48,7 @@ private:
 // Directories searched for librwkvb_*.so: $RWKVBENCH_PLUGIN_PATH (colon-separated), then
 // <exe>/../lib/rwkvbench/plugins (build tree and install tree alike).
 std::vector<std::filesystem::path> plugin_search_dirs();
-// Every librwkvb_*.so in the search directories plus `extra` (from --plugin).
+// `extra` (from --plugin) first, then every librwkvb_*.so in the search directories.
 std::vector<std::filesystem::path> discover_plugins(const std::vector<std::filesystem::path>& extra = {});
 // The plugin whose backend name is `name`; InputError listing the names available if none.
 std::shared_ptr<Plugin> find_plugin(const std::string& name,
