@@ -24,14 +24,22 @@ const Preset* find_preset(std::string_view name);  // nullptr if unknown
 struct ModelCost {
     uint64_t params;                 // every stored tensor, embedding included
     uint64_t matmul_weights;         // W_mm of RWKV.md §8 (head included, embedding excluded)
+    uint64_t matmul_rows;            // rows of those matrices (int8 keeps one f32 scale per row)
     uint64_t vector_params;          // P_vec + D of RWKV.md §8
     uint64_t state_floats;           // recurrent state elements per stream
     double flops_per_token;          // decode, batch 1
-    double weight_bytes_per_token(DType weight_dtype) const;  // b_w·(W_mm + D + P_vec)
+    // b_w·(W_mm + D + P_vec); int8: 1 byte per matrix entry + 4 per row, vectors stay f32.
+    double weight_bytes_per_token(DType weight_dtype) const;
     double bytes_per_token(DType weight_dtype) const;          // + 2·4·state (f32 state)
 };
 
 ModelCost model_cost(const ModelConfig& config);
-uint64_t weight_bytes(const ModelConfig& config, DType dtype);  // whole checkpoint in dtype
+// Whole checkpoint in dtype (standard tensors; int8: matrices and embedding 1 byte per entry plus
+// one f32 scale per row, vectors f32).
+uint64_t weight_bytes(const ModelConfig& config, DType dtype);
+
+// Preset names closest to `name` (edit distance, then shared prefix), best first: for
+// "unknown preset" messages.
+std::vector<std::string> close_preset_names(std::string_view name, size_t max_count = 5);
 
 }  // namespace rwkvb
