@@ -31,15 +31,36 @@ constexpr uint64_t kMaxHeaderBytes = 100ull << 20;  // real headers are kilobyte
 constexpr size_t kMaxJsonDepth = 16;                 // a valid header nests 3 deep
 constexpr size_t kMaxRank = 64;
 
-// Error messages quote bytes from untrusted files: keep them on one printable line.
+// Length of the well-formed UTF-8 sequence starting at s[i], or 0 if it is not one.
+size_t utf8_length(std::string_view s, size_t i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+    if (n == 0 || i + n > s.size()) return 0;
+    for (size_t k = 1; k < n; ++k)
+        if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+    return n;
+}
+
+// Error messages quote bytes from untrusted files (names, JSON excerpts): keep them on one
+// printable line, escaping control characters and bytes that are not valid UTF-8.
 std::string one_line(std::string_view s) {
     std::string out;
     out.reserve(s.size());
-    for (unsigned char c : s) {
-        if (c < 0x20 || c == 0x7F)
+    for (size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7F)
+                out += fmt::format("\\x{:02x}", c);
+            else
+                out += char(c);
+            ++i;
+        } else if (const size_t n = utf8_length(s, i)) {
+            out.append(s.substr(i, n));
+            i += n;
+        } else {
             out += fmt::format("\\x{:02x}", c);
-        else
-            out += char(c);
+            ++i;
+        }
     }
     return out;
 }
@@ -71,6 +92,7 @@ struct HeaderShapeError {
 // and nesting deeper than any valid header, before the whole document is built.
 json parse_header(const std::filesystem::path& path, std::string_view text) {
     std::vector<std::optional<std::set<std::string>>> open;  // one entry per open object/array
+    std::string entry;  // the top-level key being parsed: a tensor name or __metadata__
     auto cb = [&](int, json::parse_event_t ev, json& parsed) -> bool {
         switch (ev) {
             case json::parse_event_t::object_start:
@@ -89,10 +111,14 @@ json parse_header(const std::filesystem::path& path, std::string_view text) {
             case json::parse_event_t::key:
                 if (!open.empty() && open.back()) {
                     const auto& key = parsed.get_ref<const std::string&>();
-                    if (!open.back()->insert(key).second) {
-                        // At the top level the key is a tensor name: report it as such.
-                        if (open.size() == 1) throw HeaderShapeError{fmt::format("tensor '{}': duplicate name in header", key)};
-                        throw HeaderShapeError{fmt::format("duplicate key '{}' in header", key)};
+                    const bool fresh = open.back()->insert(key).second;
+                    if (open.size() == 1) {
+                        entry = key;
+                        if (!fresh) throw HeaderShapeError{fmt::format("tensor '{}': duplicate name in header", key)};
+                    } else if (!fresh) {
+                        if (entry == "__metadata__")
+                            throw HeaderShapeError{fmt::format("__metadata__: duplicate key '{}'", key)};
+                        throw HeaderShapeError{fmt::format("tensor '{}': duplicate field '{}'", entry, key)};
                     }
                 }
                 break;
@@ -106,7 +132,10 @@ json parse_header(const std::filesystem::path& path, std::string_view text) {
     } catch (const HeaderShapeError& e) {
         fail(path, e.problem);
     } catch (const json::exception& e) {
-        fail(path, fmt::format("header is not valid JSON: {}", e.what()));
+        // Drop nlohmann's "[json.exception.parse_error.101] " prefix: it means nothing to a user.
+        std::string_view what = e.what();
+        if (what.starts_with("[json.exception.")) what.remove_prefix(std::min(what.size(), what.find("] ") + 2));
+        fail(path, fmt::format("header is not valid JSON: {}", what));
     }
 }
 

@@ -1,0 +1,287 @@
+// safetensors reader and writer: round trips, layout guarantees, and refusal of every kind of
+// malformed file with a one-line InputError naming the file (and the tensor).
+#include "errors.hpp"
+#include "malformed_corpus.hpp"
+#include "safetensors.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+namespace rwkvb {
+namespace {
+
+using testing::MalformedFile;
+using testing::TempDir;
+
+std::vector<std::byte> pattern_bytes(size_t n, uint8_t salt) {
+    std::vector<std::byte> v(n);
+    for (size_t i = 0; i < n; ++i) v[i] = std::byte(uint8_t(i * 31 + salt));
+    return v;
+}
+
+// True if s is well-formed UTF-8 (error messages must print cleanly on any terminal).
+bool valid_utf8(const std::string& s) {
+    for (size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > s.size()) return false;
+        for (size_t k = 1; k < n; ++k)
+            if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+        i += n;
+    }
+    return true;
+}
+
+std::string read_all(const std::filesystem::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+TEST(SafetensorsRoundTrip, EveryDtypeWithMetadataScalarAndEmpty) {
+    TempDir dir;
+    const auto path = dir.path() / "rt.safetensors";
+    struct Spec {
+        std::string name;
+        DType dtype;
+        std::vector<int64_t> shape;
+    };
+    const std::vector<Spec> specs = {
+        {"f64", DType::F64, {3, 5}},  {"f32", DType::F32, {7}},    {"f16", DType::F16, {2, 3, 3}},
+        {"bf16", DType::BF16, {11}},  {"i32", DType::I32, {4, 1}}, {"i8", DType::I8, {13}},
+        {"u8", DType::U8, {1, 1, 9}}, {"scalar", DType::F32, {}},  {"empty", DType::F16, {0, 4}},
+        {"after_empty", DType::U8, {3}},
+    };
+    SafetensorsWriter w;
+    w.set_metadata("format", "pt");
+    w.set_metadata("note", "quotes \" and\nnewlines survive");
+    std::vector<std::vector<std::byte>> contents;
+    for (size_t i = 0; i < specs.size(); ++i) {
+        int64_t n = int64_t(dtype_size(specs[i].dtype));
+        for (int64_t d : specs[i].shape) n *= d;
+        contents.push_back(pattern_bytes(size_t(n), uint8_t(i)));
+        w.add_bytes(specs[i].name, specs[i].dtype, specs[i].shape, contents.back());
+    }
+    w.write(path);
+    EXPECT_FALSE(std::filesystem::exists(path.string() + ".tmp." + std::to_string(::getpid())));
+
+    const auto f = SafetensorsFile::open(path);
+    EXPECT_EQ(f.metadata().size(), 2u);
+    EXPECT_EQ(f.metadata().at("format"), "pt");
+    EXPECT_EQ(f.metadata().at("note"), "quotes \" and\nnewlines survive");
+    ASSERT_EQ(f.tensors().size(), specs.size());
+    for (size_t i = 0; i < specs.size(); ++i) {
+        SCOPED_TRACE(specs[i].name);
+        // Contiguous in added order, so offset order is added order.
+        const TensorView& t = f.tensors()[i];
+        EXPECT_EQ(t.name, specs[i].name);
+        EXPECT_EQ(t.dtype, specs[i].dtype);
+        EXPECT_EQ(t.shape, specs[i].shape);
+        EXPECT_EQ(t.nbytes, contents[i].size());
+        EXPECT_EQ(uint64_t(t.numel()) * dtype_size(t.dtype), t.nbytes);
+        EXPECT_EQ(std::memcmp(t.data, contents[i].data(), contents[i].size()), 0);
+        EXPECT_EQ(&f.at(specs[i].name), &t);
+    }
+    EXPECT_EQ(f.at("scalar").numel(), 1);
+    EXPECT_EQ(f.at("empty").numel(), 0);
+    EXPECT_EQ(f.find("nope"), nullptr);
+    EXPECT_THROW(f.at("nope"), InputError);
+
+    // Layout: header padded with spaces so the data area is 8-aligned.
+    const std::string bytes = read_all(path);
+    uint64_t header_len = 0;
+    std::memcpy(&header_len, bytes.data(), 8);
+    EXPECT_EQ(header_len % 8, 0u);
+    EXPECT_EQ(f.file_size(), bytes.size());
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(f.tensors()[0].data) % 8, 0u);
+    const auto header = nlohmann::ordered_json::parse(bytes.substr(8, header_len));
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : header.items()) keys.push_back(k);
+    ASSERT_EQ(keys.size(), specs.size() + 1);
+    EXPECT_EQ(keys[0], "__metadata__");
+    for (size_t i = 0; i < specs.size(); ++i) EXPECT_EQ(keys[i + 1], specs[i].name);
+}
+
+std::string tensor_name(int i) {
+    std::string s = "t";  // not "t" + to_string(i): GCC 12 warns falsely (-Wrestrict) on that
+    s += std::to_string(i);
+    return s;
+}
+
+TEST(SafetensorsRoundTrip, ParallelFillersAndMoves) {
+    TempDir dir;
+    const auto path = dir.path() / "par.safetensors";
+    SafetensorsWriter w;
+    constexpr int kTensors = 37;
+    for (int i = 0; i < kTensors; ++i)
+        w.add(tensor_name(i), DType::F32, {int64_t(1000 + 97 * i)}, [i](std::span<std::byte> out) {
+            std::vector<float> v(out.size() / 4);
+            std::iota(v.begin(), v.end(), float(i * 10000));
+            std::memcpy(out.data(), v.data(), out.size());
+        });
+    w.write(path);
+    auto opened = SafetensorsFile::open(path);
+    SafetensorsFile f = std::move(opened);  // the moved-to object owns the mapping
+    SafetensorsFile g = SafetensorsFile::open(path);
+    g = std::move(f);
+    ASSERT_EQ(g.tensors().size(), size_t(kTensors));
+    for (int i = 0; i < kTensors; ++i) {
+        const TensorView& t = g.at(tensor_name(i));
+        ASSERT_EQ(t.numel(), 1000 + 97 * i);
+        for (int64_t k = 0; k < t.numel(); k += 111)
+            ASSERT_EQ(load_as_double(DType::F32, t.data, size_t(k)), double(i * 10000 + k));
+    }
+}
+
+TEST(SafetensorsWriter, RefusesDuplicatesAndLeavesNoFile) {
+    TempDir dir;
+    const auto path = dir.path() / "dup.safetensors";
+    SafetensorsWriter w;
+    w.add_bytes("w", DType::U8, {1}, pattern_bytes(1, 0));
+    w.add_bytes("w", DType::U8, {1}, pattern_bytes(1, 1));
+    try {
+        w.write(path);
+        FAIL() << "duplicate accepted";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("'w'"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+
+    SafetensorsWriter neg;
+    neg.add("n", DType::F32, {-1}, nullptr);
+    EXPECT_THROW(neg.write(path), InputError);
+    EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+TEST(SafetensorsWriter, FillerFailureRemovesTemporaryAndKeepsOldFile) {
+    TempDir dir;
+    const auto path = dir.path() / "keep.safetensors";
+    SafetensorsWriter good;
+    good.add_bytes("old", DType::U8, {2}, pattern_bytes(2, 7));
+    good.write(path);
+
+    SafetensorsWriter bad;
+    bad.add("x", DType::F32, {4}, [](std::span<std::byte>) { throw std::runtime_error("boom"); });
+    EXPECT_THROW(bad.write(path), std::runtime_error);
+    size_t n_files = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++n_files;
+    EXPECT_EQ(n_files, 1u);
+    EXPECT_NE(SafetensorsFile::open(path).find("old"), nullptr);
+
+    SafetensorsWriter wrong_size;
+    wrong_size.add_bytes("x", DType::F32, {4}, pattern_bytes(3, 0));
+    EXPECT_ANY_THROW(wrong_size.write(path));
+    EXPECT_NE(SafetensorsFile::open(path).find("old"), nullptr);
+
+    EXPECT_THROW(good.write(dir.path() / "no_such_dir" / "x.safetensors"), InputError);
+}
+
+// Files from other writers: an unpadded header (unaligned data), gaps, trailing bytes, an empty
+// tensor sitting inside another's range, unknown per-tensor fields. All are legal.
+TEST(SafetensorsReader, AcceptsLegalOddities) {
+    TempDir dir;
+    const auto path = dir.path() / "odd.safetensors";
+    std::string data(3, 'x');  // 3 bytes of gap
+    const double values[2] = {1.5, -2.25};
+    data.append(reinterpret_cast<const char*>(values), sizeof values);
+    data += "trailing";
+    std::string header =
+        R"({"d":{"dtype":"F64","shape":[2],"data_offsets":[3,19],"extra":true},)"
+        R"("e":{"dtype":"F32","shape":[0],"data_offsets":[5,5]},"z":{"dtype":"U8","shape":[],"data_offsets":[0,1]}})";
+    while ((header.size() + 3) % 8 != 4) header += ' ';  // put d's doubles at 4 mod 8
+    testing::write_file(path, testing::raw_safetensors(header, data));
+    const auto f = SafetensorsFile::open(path);
+    ASSERT_EQ(f.tensors().size(), 3u);
+    EXPECT_EQ(f.tensors()[0].name, "z");
+    EXPECT_EQ(f.tensors()[1].name, "d");
+    EXPECT_EQ(f.tensors()[2].name, "e");
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(f.at("d").data) % 8, 4u);
+    EXPECT_EQ(load_as_double(DType::F64, f.at("d").data, 0), 1.5);
+    EXPECT_EQ(load_as_double(DType::F64, f.at("d").data, 1), -2.25);
+    EXPECT_TRUE(f.metadata().empty());
+
+    testing::write_file(path, testing::raw_safetensors("{}", ""));
+    EXPECT_TRUE(SafetensorsFile::open(path).tensors().empty());
+}
+
+TEST(SafetensorsReader, RefusesEveryMalformedFileWithOneLine) {
+    TempDir dir;
+    const auto corpus = testing::write_malformed_corpus(dir.path());
+    ASSERT_GE(corpus.size(), 18u);
+    for (const MalformedFile& m : corpus) {
+        SCOPED_TRACE(m.label);
+        try {
+            const auto f = SafetensorsFile::open(m.path);
+            ADD_FAILURE() << "accepted: " << m.label << " (" << f.tensors().size() << " tensors)";
+        } catch (const InputError& e) {
+            const std::string msg = e.what();
+            EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+            EXPECT_EQ(msg.rfind(m.path.string() + ": ", 0), 0u) << msg;
+            if (!m.tensor.empty()) {
+                EXPECT_NE(msg.find("tensor '" + m.tensor + "'"), std::string::npos) << msg;
+            }
+            for (unsigned char c : msg) EXPECT_GE(c, 0x20) << msg;
+            EXPECT_TRUE(valid_utf8(msg)) << msg;
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << "wrong exception type: " << e.what();
+        }
+    }
+}
+
+// Spot checks that the messages say what is wrong, not only where.
+TEST(SafetensorsReader, MessagesNameTheProblem) {
+    TempDir dir;
+    const auto corpus = testing::write_malformed_corpus(dir.path());
+    auto message = [&](const std::string& label) -> std::string {
+        for (const auto& m : corpus)
+            if (m.label == label) try {
+                    SafetensorsFile::open(m.path);
+                } catch (const InputError& e) {
+                    return e.what();
+                }
+        return "<no error>";
+    };
+    EXPECT_NE(message("duplicate_names").find("duplicate"), std::string::npos);
+    EXPECT_NE(message("duplicate_field").find("duplicate field 'dtype'"), std::string::npos);
+    EXPECT_NE(message("duplicate_metadata_key").find("duplicate key 'k'"), std::string::npos);
+    EXPECT_NE(message("not_utf8").find("\\xff"), std::string::npos);
+    EXPECT_NE(message("overlapping_ranges").find("overlap tensor 'a'"), std::string::npos);
+    EXPECT_NE(message("unknown_dtype").find("F8_E4M3"), std::string::npos);
+    EXPECT_NE(message("directory").find("directory"), std::string::npos);
+    EXPECT_NE(message("missing_file").find("No such file"), std::string::npos);
+    EXPECT_NE(message("empty_file").find("empty"), std::string::npos);
+    EXPECT_NE(message("header_len_2_63").find("9223372036854775808"), std::string::npos);
+    EXPECT_NE(message("overflowing_shape").find("overflow"), std::string::npos);
+    EXPECT_NE(message("range_past_end").find("past"), std::string::npos);
+    EXPECT_NE(message("metadata_not_strings").find("__metadata__"), std::string::npos);
+}
+
+// Every model checkpoint among the golden fixtures opens and is F32 (fixtures.json: "F32").
+TEST(SafetensorsReader, OpensEveryFixtureModel) {
+    const std::filesystem::path root = RWKVB_FIXTURES_DIR;
+    ASSERT_TRUE(std::filesystem::is_directory(root)) << "fixtures missing: " << root;
+    int n_models = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(root)) {
+        const auto model = entry.path() / "model.safetensors";
+        if (!entry.is_directory() || !std::filesystem::exists(model)) continue;
+        SCOPED_TRACE(model.string());
+        const auto f = SafetensorsFile::open(model);
+        ++n_models;
+        EXPECT_GT(f.tensors().size(), 10u);
+        EXPECT_TRUE(f.find("emb.weight") && f.find("head.weight"));
+        EXPECT_EQ(f.metadata().count("vocab_size"), 1u);
+        for (const TensorView& t : f.tensors()) EXPECT_EQ(t.dtype, DType::F32) << t.name;
+        for (size_t i = 1; i < f.tensors().size(); ++i)
+            EXPECT_LE(f.tensors()[i - 1].data + f.tensors()[i - 1].nbytes, f.tensors()[i].data);
+    }
+    EXPECT_GE(n_models, 12);  // v4–v7 × tiny/small/long
+}
+
+}  // namespace
+}  // namespace rwkvb
