@@ -1,17 +1,66 @@
-// Placeholder until this command lands: it exists so the CLI builds, and says plainly it is absent.
+// `rwkvbench worker --spec FILE --result FILE [--env FILE]`: runs one cell in this process and
+// writes its record atomically. Started by `run` (worker_process.cpp), never by a person, so it
+// is hidden from --help. Exit codes are the worker protocol of worker_process.hpp.
+#include "atomic_file.hpp"
+#include "cell.hpp"
+#include "cell_guard.hpp"
 #include "commands.hpp"
-#include "exit_codes.hpp"
+#include "errors.hpp"
+#include "paths.hpp"
+#include "worker_process.hpp"
+
+#include <fmt/format.h>
 
 #include <cstdio>
+#include <memory>
+#include <string>
 
 namespace rwkvb {
+namespace {
+
+struct WorkerArgs {
+    std::string spec, result, env;
+};
+
+CellEnvironment read_environment(const std::string& env_file) {
+    CellEnvironment env;
+    if (!env_file.empty()) {
+        const auto j = nlohmann::json::parse(read_file(env_file), nullptr, false);
+        if (j.is_discarded() || !j.is_object())
+            throw InputError(fmt::format("{}: not a worker environment (a JSON object was expected)", env_file));
+        env.cache_dir = j.value("cache_dir", std::string());
+        if (auto it = j.find("limits"); it != j.end() && it->is_object()) env.limits = *it;
+    }
+    if (env.cache_dir.empty()) env.cache_dir = cache_dir();
+    return env;
+}
+
+int run_worker(const WorkerArgs& a) {
+    const auto spec_json = nlohmann::json::parse(read_file(a.spec), nullptr, false);
+    if (spec_json.is_discarded()) throw InputError(fmt::format("{}: not valid JSON (a cell spec was expected)", a.spec));
+    CellSpec spec;
+    try {
+        spec = spec_json.get<CellSpec>();
+    } catch (const nlohmann::json::exception& e) {
+        throw InputError(fmt::format("{}: not a cell spec: {}", a.spec, e.what()));
+    }
+    int code = kWorkerOk;
+    const nlohmann::json record = run_cell_guarded(spec, read_environment(a.env), &code);
+    if (code != kWorkerOk) std::fprintf(stderr, "rwkvbench: error: %s\n", record.value("status_detail", "").c_str());
+    write_file_atomically(a.result, record.dump(2));
+    return code;
+}
+
+}  // namespace
 
 void register_worker(CLI::App& app) {
-    auto* cmd = app.add_subcommand("worker", "(not built yet)");
-    set_action(cmd, [] {
-        std::fputs("rwkvbench: 'worker' is not implemented yet\n", stderr);
-        return kExitInternal;
-    });
+    auto* cmd = app.add_subcommand("worker", "Run one cell in this process (started by `run`; internal)");
+    cmd->group("");  // hidden: a person runs `run`, which starts workers
+    auto args = std::make_shared<WorkerArgs>();
+    cmd->add_option("--spec", args->spec, "Cell spec (JSON) to run")->required();
+    cmd->add_option("--result", args->result, "Where to write the cell's record (JSON)")->required();
+    cmd->add_option("--env", args->env, "Worker environment (JSON: cache_dir, limits)");
+    set_action(cmd, [args] { return run_worker(*args); });
 }
 
 }  // namespace rwkvb

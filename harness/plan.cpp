@@ -1,0 +1,247 @@
+#include "plan.hpp"
+
+#include "dtype.hpp"
+#include "errors.hpp"
+#include "plugin.hpp"
+#include "presets.hpp"
+#include "synth.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+namespace rwkvb {
+namespace {
+
+// A plugin found on disk: loaded with its device count, or the one line saying why not.
+struct FoundPlugin {
+    std::filesystem::path path;
+    std::string file_name;  // "x" of librwkvb_x.so: names a plugin even when it cannot load
+    std::shared_ptr<Plugin> plugin;
+    int devices = 0;
+    std::string error;
+};
+
+std::vector<FoundPlugin> find_all(const std::vector<std::filesystem::path>& extra) {
+    std::vector<FoundPlugin> out;
+    std::set<std::string> seen;
+    for (const auto& path : discover_plugins(extra)) {
+        std::error_code ec;
+        const auto canon = std::filesystem::weakly_canonical(path, ec);
+        if (!seen.insert(ec ? path.string() : canon.string()).second) continue;
+        FoundPlugin f;
+        f.path = ec ? path : canon;
+        std::string stem = path.stem().string();
+        f.file_name = stem.starts_with("librwkvb_") ? stem.substr(9) : stem;
+        try {
+            f.plugin = Plugin::load(f.path);
+            f.devices = f.plugin->device_count();
+        } catch (const PluginError& e) {
+            f.error = e.what();
+        }
+        out.push_back(std::move(f));
+    }
+    return out;
+}
+
+std::string backend_names(const std::vector<FoundPlugin>& found) {
+    std::string list;
+    for (const auto& f : found) list += (list.empty() ? "" : ", ") + (f.plugin ? f.plugin->name() : f.file_name);
+    return list.empty() ? "none (no plugin found; see `rwkvbench list`)" : list;
+}
+
+// A backend without devices says why when it can (e.g. "no OpenCL platform found").
+std::string no_device_note(const FoundPlugin& f) {
+    std::string why;
+    if (const char* e = f.plugin->table().last_error(nullptr); e && *e) why = std::string(": ") + e;
+    return fmt::format("{}: no device here{} — skipped", f.plugin->name(), why);
+}
+
+std::vector<std::string> dtype_names() { return {"f64", "f32", "f16", "bf16", "int8"}; }
+
+}  // namespace
+
+BackendSelector parse_backend_selector(const std::string& text) {
+    BackendSelector s;
+    const auto colon = text.find(':');
+    s.name = text.substr(0, colon);
+    if (s.name.empty()) throw InputError(fmt::format("--backend '{}': a backend name is missing", text));
+    if (colon != std::string::npos) {
+        const std::string dev = text.substr(colon + 1);
+        int d = -1;
+        auto [ptr, ec] = std::from_chars(dev.data(), dev.data() + dev.size(), d);
+        if (dev.empty() || ec != std::errc() || ptr != dev.data() + dev.size() || d < 0)
+            throw InputError(fmt::format("--backend '{}': the device after ':' must be a number like "
+                                         "'opencl:1'",
+                                         text));
+        s.device = d;
+    }
+    return s;
+}
+
+std::filesystem::path synthetic_model_path(const std::filesystem::path& models_dir, const std::string& preset,
+                                           uint64_t seed) {
+    return models_dir / fmt::format("{}-s{}.safetensors", preset, seed);
+}
+
+Plan make_plan(const RunOptions& o, const std::filesystem::path& models_dir) {
+    Plan plan;
+    for (const auto& s : o.scenarios)
+        if (std::find(known_scenarios().begin(), known_scenarios().end(), s) == known_scenarios().end())
+            throw InputError(fmt::format("unknown scenario '{}': choose from prefill, decode, batch, long, parity", s));
+    for (const auto& d : o.dtypes)
+        if (!dtype_from_cli_name(d))
+            throw InputError(fmt::format("unknown dtype '{}': choose from {}", d, fmt::join(dtype_names(), ", ")));
+    if (o.scenarios.empty()) throw InputError("--scenario: no scenario given");
+    if (o.dtypes.empty()) throw InputError("--dtype: no dtype given");
+
+    // Workloads: presets (synthetic weights written once) and user checkpoints.
+    struct Workload {
+        std::string name;
+        std::filesystem::path path;
+    };
+    std::vector<Workload> workloads;
+    std::vector<std::string> presets_asked = o.workloads;
+    if (presets_asked.empty() && o.models.empty()) presets_asked.push_back("rwkv7-0.1b");
+    for (const auto& name : presets_asked) {
+        if (!find_preset(name)) {
+            std::vector<std::string> names;
+            for (const auto& p : presets()) names.push_back(p.name);
+            throw InputError(fmt::format("unknown workload preset '{}': available are {} (or pass --model "
+                                         "file.safetensors)",
+                                         name, fmt::join(names, ", ")));
+        }
+        const auto path = synthetic_model_path(models_dir, name, o.seed);
+        workloads.push_back({name, path});
+        plan.models.push_back({name, o.seed, path});
+    }
+    for (const auto& m : o.models) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(m, ec))
+            throw InputError(fmt::format("--model {}: no such checkpoint file", m.string()));
+        workloads.push_back({m.stem().string(), std::filesystem::absolute(m)});
+    }
+
+    // Backends and devices.
+    const auto found = find_all(o.plugins);
+    struct Target {
+        const FoundPlugin* plugin;
+        std::string backend;
+        int device;
+    };
+    std::vector<Target> targets;
+    for (const auto& text : o.backends) {
+        if (text == "all") {
+            for (const auto& f : found) {
+                if (!f.plugin) {
+                    plan.notes.push_back(fmt::format("skipping a plugin that cannot load: {}", f.error));
+                    continue;
+                }
+                if (f.plugin->name() == "reference" || f.plugin->name() == "template") continue;
+                if (f.devices == 0) plan.notes.push_back(no_device_note(f));
+                for (int d = 0; d < f.devices; ++d) targets.push_back({&f, f.plugin->name(), d});
+            }
+            continue;
+        }
+        const BackendSelector sel = parse_backend_selector(text);
+        const FoundPlugin* match = nullptr;
+        for (const auto& f : found)
+            if (f.plugin && f.plugin->name() == sel.name) { match = &f; break; }
+        // A plugin that cannot load is still a cell when asked for by name: its worker records
+        // the load error, so the run says what is wrong with it instead of refusing to start.
+        if (!match)
+            for (const auto& f : found)
+                if (!f.plugin && f.file_name == sel.name) { match = &f; break; }
+        if (!match)
+            throw InputError(fmt::format("unknown backend '{}': available are {}", sel.name, backend_names(found)));
+        if (!match->plugin) {
+            targets.push_back({match, sel.name, sel.device.value_or(0)});
+            continue;
+        }
+        if (match->devices == 0) {
+            plan.notes.push_back(no_device_note(*match));
+            continue;
+        }
+        if (sel.device) {
+            if (*sel.device >= match->devices)
+                throw InputError(fmt::format("--backend {}: {} has no device {} (it has {}; see `rwkvbench list`)",
+                                             text, sel.name, *sel.device, match->devices));
+            targets.push_back({match, sel.name, *sel.device});
+        } else {
+            for (int d = 0; d < match->devices; ++d) targets.push_back({match, sel.name, d});
+        }
+    }
+
+    std::set<std::string> ids;
+    for (const auto& t : targets) {
+        uint32_t weight_mask = ~0u;  // unknown (plugin cannot load): let the worker report it
+        std::string device_name;
+        if (t.plugin->plugin) {
+            try {
+                const auto info = t.plugin->plugin->device_info(t.device);
+                weight_mask = info.weight_dtypes;
+                device_name = info.name;
+            } catch (const PluginError&) {
+            }
+        }
+        for (const auto& w : workloads)
+            for (const auto& scenario : o.scenarios)
+                for (const auto& dtype : o.dtypes) {
+                    PlannedCell c;
+                    c.spec.backend = t.backend;
+                    c.spec.plugin_path = t.plugin->path;
+                    c.spec.device = t.device;
+                    c.spec.workload = w.name;
+                    c.spec.model_path = w.path;
+                    c.spec.scenario = scenario;
+                    c.spec.dtype = dtype;
+                    c.spec.seed = o.seed;
+                    c.spec.threads = o.threads;
+                    c.spec.timeout_s = o.timeout_s;
+                    c.spec.plugin_options = o.plugin_options;
+                    c.spec.params = o.params;
+                    const DType dt = *dtype_from_cli_name(dtype);
+                    if (!(weight_mask & RWKVB_DTYPE_BIT(static_cast<int>(dt))))
+                        c.skip_reason = fmt::format("{} device {} ({}) does not offer {} weights", t.backend,
+                                                    t.device, device_name, dtype);
+                    if (ids.insert(c.spec.id()).second) plan.cells.push_back(std::move(c));
+                }
+    }
+    if (plan.cells.empty() && plan.notes.empty()) plan.notes.push_back("no backend selected: nothing to run");
+    return plan;
+}
+
+void prepare_models(const std::vector<SyntheticModel>& models) {
+    for (const auto& m : models) {
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(m.path, ec)) continue;
+        const Preset* p = find_preset(m.preset);
+        if (!p) throw InputError(fmt::format("unknown workload preset '{}'", m.preset));
+        write_synthetic_model(p->config, m.seed, DType::F32, m.path, m.preset);
+    }
+}
+
+void to_json(nlohmann::json& j, const PlannedCell& c) {
+    j = nlohmann::json{{"id", c.spec.id()}, {"spec", c.spec}};
+    if (!c.skip_reason.empty()) j["skip_reason"] = c.skip_reason;
+}
+
+void from_json(const nlohmann::json& j, PlannedCell& c) {
+    c.spec = j.at("spec").get<CellSpec>();
+    c.skip_reason = j.value("skip_reason", std::string());
+}
+
+void to_json(nlohmann::json& j, const SyntheticModel& m) {
+    j = nlohmann::json{{"preset", m.preset}, {"seed", m.seed}, {"path", m.path.string()}};
+}
+
+void from_json(const nlohmann::json& j, SyntheticModel& m) {
+    m.preset = j.at("preset").get<std::string>();
+    m.seed = j.at("seed").get<uint64_t>();
+    m.path = j.at("path").get<std::string>();
+}
+
+}  // namespace rwkvb

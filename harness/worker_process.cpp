@@ -1,0 +1,237 @@
+#include "worker_process.hpp"
+
+#include "atomic_file.hpp"
+
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/extend.hpp>
+#include <boost/process/io.hpp>
+#include <boost/process/pipe.hpp>
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+namespace rwkvb {
+namespace {
+
+constexpr size_t kTailBytes = 4096;
+constexpr int kWatchdogMs = 50;
+
+// Resident set size of `pid` from /proc/<pid>/status (0 once it is gone).
+uint64_t vm_rss_bytes(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+    return 0;
+}
+
+// The last non-empty line of the child's output, without our CLI's error prefix.
+std::string last_line(const std::string& text) {
+    size_t end = text.find_last_not_of(" \r\n\t");
+    if (end == std::string::npos) return "";
+    size_t begin = text.rfind('\n', end);
+    std::string line = text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
+    for (const char* prefix : {"rwkvbench: error: ", "rwkvbench: internal error (please report): "})
+        if (line.rfind(prefix, 0) == 0) line = line.substr(std::strlen(prefix));
+    return line;
+}
+
+std::string seconds_text(double s) { return fmt::format("{:g}", s); }
+
+}  // namespace
+
+std::string signal_abbrev(int sig) {
+    if (const char* a = ::sigabbrev_np(sig)) return std::string("SIG") + a;
+    return fmt::format("signal {}", sig);
+}
+
+uint64_t default_memory_limit() {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return 0;
+    return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 4 * 3;
+}
+
+std::filesystem::path self_executable() {
+    std::error_code ec;
+    auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) throw std::runtime_error("cannot find the running executable via /proc/self/exe: " + ec.message());
+    return p;
+}
+
+ProcessOutcome run_process(const std::filesystem::path& exe, const std::vector<std::string>& args,
+                           const WorkerLimits& limits) {
+    namespace bp = boost::process;
+    ProcessOutcome out;
+    bp::pipe pipe;
+    std::error_code ec;
+    const auto start = std::chrono::steady_clock::now();
+    // Own process group, so a timeout or the watchdog can kill helper processes a driver forked;
+    // and die with the parent (even kill -9), so a killed run leaves no worker behind.
+    const pid_t parent = ::getpid();
+    bp::child child(bp::exe = exe.string(), bp::args = args, bp::std_in < bp::null,
+                    (bp::std_out & bp::std_err) > pipe,
+                    bp::extend::on_exec_setup =
+                        [parent](auto&) {
+                            ::setpgid(0, 0);
+                            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+                            if (::getppid() != parent) ::_exit(127);
+                        },
+                    ec);
+    if (ec) throw std::runtime_error(fmt::format("cannot start {}: {}", exe.string(), ec.message()));
+    const pid_t pid = child.id();
+
+    // Drain the pipe on its own thread: a child filling the 64 KiB pipe would otherwise block.
+    std::atomic<bool> stop{false};
+    std::string tail;
+    const int fd = pipe.native_source();
+    std::thread drain([&] {
+        char buf[4096];
+        std::chrono::steady_clock::time_point stop_seen{};
+        for (;;) {
+            pollfd p{fd, POLLIN, 0};
+            const int r = ::poll(&p, 1, 100);
+            if (r < 0 && errno == EINTR) continue;
+            if (stop.load()) {
+                // A grandchild that escaped the group may hold the pipe open: stop within 1 s.
+                const auto now = std::chrono::steady_clock::now();
+                if (stop_seen == std::chrono::steady_clock::time_point{}) stop_seen = now;
+                if (r == 0 || now - stop_seen > std::chrono::seconds(1)) break;
+            }
+            if (r <= 0) continue;
+            const ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            tail.append(buf, static_cast<size_t>(n));
+            if (tail.size() > 2 * kTailBytes) tail.erase(0, tail.size() - kTailBytes);
+        }
+    });
+
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    auto kill_group = [&] {
+        ::kill(-pid, SIGKILL);  // the group (ESRCH if setpgid had not happened yet)
+        ::kill(pid, SIGKILL);
+    };
+    for (;;) {
+        // WNOWAIT: see the exit without reaping, so the pid (= group id) stays ours while we
+        // kill any helper processes left in the group.
+        siginfo_t info{};
+        if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) {
+            ::kill(-pid, SIGKILL);
+            break;
+        }
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (elapsed >= limits.timeout_s) {
+            out.timed_out = true;
+            kill_group();
+            break;
+        }
+        const uint64_t rss = vm_rss_bytes(pid);
+        out.peak_rss_bytes = std::max(out.peak_rss_bytes, rss);
+        if (limits.memory_limit_bytes && rss > limits.memory_limit_bytes) {
+            out.memory_killed = true;
+            kill_group();
+            break;
+        }
+        const int wait_ms = std::clamp(static_cast<int>((limits.timeout_s - elapsed) * 1000) + 1, 1, kWatchdogMs);
+        if (pidfd >= 0) {
+            pollfd p{pidfd, POLLIN, 0};
+            ::poll(&p, 1, wait_ms);
+        } else {
+            ::usleep(static_cast<useconds_t>(wait_ms) * 1000);
+        }
+    }
+    int status = 0;
+    rusage ru{};
+    while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
+    }
+    out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (pidfd >= 0) ::close(pidfd);
+    child.detach();  // reaped above: ~child must not touch the pid
+    stop.store(true);
+    drain.join();
+
+    out.peak_rss_bytes = std::max(out.peak_rss_bytes, static_cast<uint64_t>(ru.ru_maxrss) * 1024);
+    if (WIFSIGNALED(status)) out.signal = WTERMSIG(status);
+    else if (WIFEXITED(status)) out.exit_code = WEXITSTATUS(status);
+    out.output_tail = tail.size() > kTailBytes ? tail.substr(tail.size() - kTailBytes) : tail;
+    return out;
+}
+
+nlohmann::json bare_record(const CellSpec& spec, const std::string& status, const std::string& detail) {
+    return nlohmann::json{{"id", spec.id()}, {"spec", spec}, {"status", status}, {"status_detail", detail}};
+}
+
+nlohmann::json classify_outcome(const CellSpec& spec, const ProcessOutcome& o, std::optional<nlohmann::json> written,
+                                const WorkerLimits& limits) {
+    nlohmann::json rec = written ? std::move(*written) : bare_record(spec, kStatusError, "");
+    const std::string why = last_line(o.output_tail);
+    auto set = [&](const char* status, std::string detail) {
+        rec["status"] = status;
+        rec["status_detail"] = std::move(detail);
+    };
+    if (o.memory_killed) {
+        set(kStatusOom, fmt::format("oom: RSS above {:.1f} GiB limit", double(limits.memory_limit_bytes) / (1ull << 30)));
+    } else if (o.timed_out) {
+        set(kStatusTimeout, "timeout after " + seconds_text(limits.timeout_s) + " s");
+    } else if (o.signal) {
+        set(kStatusCrashed, fmt::format("crashed({})", signal_abbrev(o.signal)));
+    } else if (o.exit_code == kWorkerOom) {
+        set(kStatusOom, "oom: the worker ran out of memory (std::bad_alloc)");
+    } else if (!written) {
+        // No trustworthy record: say what the exit code and the last line of output say.
+        const std::string tail = why.empty() ? "" : ": " + why;
+        if (o.exit_code == kWorkerLoadError) set(kStatusLoadError, "load-error" + tail);
+        else if (o.exit_code == kWorkerError) set(kStatusError, "error" + tail);
+        else if (o.exit_code == kWorkerOk) set(kStatusError, "error: the worker exited without a valid result record");
+        else set(kStatusError, fmt::format("error: the worker exited with code {}{}", o.exit_code, tail));
+    } else if (o.exit_code != kWorkerOk && o.exit_code != kWorkerLoadError && o.exit_code != kWorkerError) {
+        set(kStatusError, fmt::format("error: the worker exited with code {}{}", o.exit_code, why.empty() ? "" : ": " + why));
+    }
+    rec["worker"] = nlohmann::json{
+        {"exit_code", o.signal ? nlohmann::json(nullptr) : nlohmann::json(o.exit_code)},
+        {"signal", o.signal},
+        {"signal_name", o.signal ? signal_abbrev(o.signal) : std::string()},
+        {"peak_rss_bytes", o.peak_rss_bytes},
+        {"wall_s", o.wall_s},
+        {"stderr_tail", o.output_tail},
+    };
+    return rec;
+}
+
+nlohmann::json run_cell_in_worker(const std::filesystem::path& self_exe, const CellSpec& spec,
+                                  const std::filesystem::path& work_dir, const std::filesystem::path& env_file,
+                                  const WorkerLimits& limits) {
+    const std::string id = spec.id();
+    const auto spec_file = work_dir / (id + ".spec.json");
+    const auto result_file = work_dir / (id + ".result.json");
+    std::filesystem::create_directories(work_dir);
+    std::filesystem::remove(result_file);  // never trust a record from an earlier attempt
+    write_file_atomically(spec_file, nlohmann::json(spec).dump(2));
+    std::vector<std::string> args = {"worker", "--spec", spec_file.string(), "--result", result_file.string()};
+    if (!env_file.empty()) args.insert(args.end(), {"--env", env_file.string()});
+    const ProcessOutcome outcome = run_process(self_exe, args, limits);
+    std::optional<nlohmann::json> written;
+    try {
+        auto j = nlohmann::json::parse(read_file(result_file));
+        if (j.is_object() && j.value("id", std::string()) == id && j.contains("status")) written = std::move(j);
+    } catch (const std::exception&) {
+        // missing or torn: the exit status decides
+    }
+    return classify_outcome(spec, outcome, std::move(written), limits);
+}
+
+}  // namespace rwkvb
