@@ -1,0 +1,175 @@
+// Cells and plans: JSON round trips, ids, backend selectors and plan resolution against the
+// test-only fake plugins (passed as --plugin would pass them).
+#include "cell.hpp"
+#include "errors.hpp"
+#include "plan.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+using namespace rwkvb;
+
+namespace {
+
+fs::path fault_plugin(const std::string& name) { return fs::path(RWKVB_FAULT_PLUGIN_DIR) / ("librwkvb_" + name + ".so"); }
+
+RunOptions options_with(std::vector<std::string> backends, std::vector<std::string> plugins) {
+    RunOptions o;
+    o.backends = std::move(backends);
+    for (const auto& p : plugins) o.plugins.push_back(fault_plugin(p));
+    o.workloads = {"rwkv7-tiny"};
+    o.scenarios = {"decode", "parity"};
+    return o;
+}
+
+bool has_cell(const Plan& plan, const std::string& id) {
+    return std::any_of(plan.cells.begin(), plan.cells.end(), [&](const PlannedCell& c) { return c.spec.id() == id; });
+}
+
+}  // namespace
+
+TEST(CellSpec, JsonRoundTripKeepsEveryField) {
+    CellSpec c;
+    c.backend = "opencl";
+    c.plugin_path = "/x/librwkvb_opencl.so";
+    c.device = 1;
+    c.workload = "rwkv7-0.1b";
+    c.model_path = "/cache/models/rwkv7-0.1b-s7.safetensors";
+    c.scenario = "batch";
+    c.dtype = "f16";
+    c.seed = 7;
+    c.threads = 2;
+    c.timeout_s = 12.5;
+    c.plugin_options = "threads=2,foo=bar";
+    c.params = {11, 12, 13, 14, 15, 16, 17, 18, 0.25};
+    c.parity_thresholds = {{"max_rel_l2", 1e-3}};
+    const nlohmann::json j = c;
+    const CellSpec back = nlohmann::json::parse(j.dump()).get<CellSpec>();
+    EXPECT_EQ(nlohmann::json(back), j);
+    EXPECT_EQ(back.params.long_samples, 15);
+    EXPECT_DOUBLE_EQ(back.params.min_time_s, 0.25);
+    EXPECT_EQ(back.id(), "opencl.1.rwkv7-0_1b.batch.f16");
+}
+
+TEST(CellSpec, MissingFieldsKeepDefaults) {
+    const CellSpec c = nlohmann::json{{"backend", "reference"}, {"params", {{"batch", 3}}}}.get<CellSpec>();
+    const CellSpec d;
+    EXPECT_EQ(c.backend, "reference");
+    EXPECT_EQ(c.dtype, d.dtype);
+    EXPECT_EQ(c.timeout_s, d.timeout_s);
+    EXPECT_EQ(c.params.batch, 3);
+    EXPECT_EQ(c.params.prompt_tokens, d.params.prompt_tokens);
+    EXPECT_THROW(nlohmann::json::array().get<CellSpec>(), nlohmann::json::exception);
+}
+
+TEST(CellSpec, IdIsOneSafeFileName) {
+    CellSpec c;
+    c.backend = "we/ird";
+    c.workload = "../my model.v2";
+    c.scenario = "decode";
+    const std::string id = c.id();
+    EXPECT_EQ(id.find('/'), std::string::npos);
+    EXPECT_EQ(id.find(' '), std::string::npos);
+    EXPECT_EQ(id, "we_ird.0.___my_model_v2.decode.f32");
+}
+
+TEST(Plan, BackendSelectors) {
+    EXPECT_EQ(parse_backend_selector("reference").name, "reference");
+    EXPECT_FALSE(parse_backend_selector("reference").device);
+    const auto s = parse_backend_selector("opencl:1");
+    EXPECT_EQ(s.name, "opencl");
+    ASSERT_TRUE(s.device);
+    EXPECT_EQ(*s.device, 1);
+    EXPECT_THROW(parse_backend_selector("opencl:"), InputError);
+    EXPECT_THROW(parse_backend_selector("opencl:x"), InputError);
+    EXPECT_THROW(parse_backend_selector("opencl:-1"), InputError);
+    EXPECT_THROW(parse_backend_selector(":1"), InputError);
+}
+
+TEST(Plan, NamedBackendsDevicesAndCrossProduct) {
+    const auto dir = fs::temp_directory_path() / "rwkvb_plan_models";
+    const Plan plan = make_plan(options_with({"noop:0", "fault_wronglogits"}, {"noop", "fault_wronglogits"}), dir);
+    ASSERT_EQ(plan.cells.size(), 4u);
+    EXPECT_TRUE(has_cell(plan, "noop.0.rwkv7-tiny.decode.f32"));
+    EXPECT_TRUE(has_cell(plan, "fault_wronglogits.0.rwkv7-tiny.parity.f32"));
+    EXPECT_EQ(plan.cells[0].spec.model_path, synthetic_model_path(dir, "rwkv7-tiny", 1));
+    EXPECT_EQ(plan.cells[0].spec.plugin_path.filename(), "librwkvb_noop.so");
+    ASSERT_EQ(plan.models.size(), 1u);
+    EXPECT_EQ(plan.models[0].preset, "rwkv7-tiny");
+}
+
+TEST(Plan, DeviceOutOfRangeAndUnknownBackendAreInputErrors) {
+    const auto dir = fs::temp_directory_path();
+    EXPECT_THROW(make_plan(options_with({"noop:1"}, {"noop"}), dir), InputError);
+    try {
+        make_plan(options_with({"nosuchbackend"}, {"noop"}), dir);
+        FAIL() << "expected InputError";
+    } catch (const InputError& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("unknown backend 'nosuchbackend'"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("noop"), std::string::npos) << msg;  // lists what is available
+    }
+}
+
+TEST(Plan, UnknownPresetScenarioDtypeAreInputErrors) {
+    const auto dir = fs::temp_directory_path();
+    auto o = options_with({"noop"}, {"noop"});
+    o.workloads = {"rwkv99-huge"};
+    EXPECT_THROW(make_plan(o, dir), InputError);
+    o = options_with({"noop"}, {"noop"});
+    o.scenarios = {"sprint"};
+    EXPECT_THROW(make_plan(o, dir), InputError);
+    o = options_with({"noop"}, {"noop"});
+    o.dtypes = {"f12"};
+    EXPECT_THROW(make_plan(o, dir), InputError);
+    o = options_with({"noop"}, {"noop"});
+    o.workloads.clear();
+    o.models = {"/nonexistent/model.safetensors"};
+    EXPECT_THROW(make_plan(o, dir), InputError);
+}
+
+TEST(Plan, DtypeTheDeviceDoesNotOfferIsSkippedWithANote) {
+    auto o = options_with({"noop"}, {"noop"});
+    o.scenarios = {"decode"};
+    o.dtypes = {"f32", "f16"};
+    const Plan plan = make_plan(o, fs::temp_directory_path());
+    ASSERT_EQ(plan.cells.size(), 2u);
+    EXPECT_TRUE(plan.cells[0].skip_reason.empty());
+    EXPECT_NE(plan.cells[1].skip_reason.find("does not offer f16"), std::string::npos) << plan.cells[1].skip_reason;
+}
+
+TEST(Plan, AllTakesLoadablePluginsWithDevicesAndNotesBrokenOnes) {
+    const Plan plan =
+        make_plan(options_with({"all"}, {"noop", "fault_abi", "fault_devcount", "fault_null"}), fs::temp_directory_path());
+    EXPECT_TRUE(has_cell(plan, "noop.0.rwkv7-tiny.decode.f32"));
+    for (const auto& c : plan.cells) {
+        EXPECT_NE(c.spec.backend, "reference");
+        EXPECT_NE(c.spec.backend, "template");
+        EXPECT_EQ(c.spec.backend.rfind("fault_", 0), std::string::npos) << c.spec.id();
+    }
+    std::string notes;
+    for (const auto& n : plan.notes) notes += n + "\n";
+    EXPECT_NE(notes.find("999"), std::string::npos) << notes;      // fault_abi
+    EXPECT_NE(notes.find("absurd device count"), std::string::npos) << notes;
+}
+
+TEST(Plan, BrokenPluginNamedExplicitlyBecomesACellForItsWorkerToReport) {
+    const Plan plan = make_plan(options_with({"fault_abi"}, {"fault_abi"}), fs::temp_directory_path());
+    ASSERT_EQ(plan.cells.size(), 2u);
+    EXPECT_EQ(plan.cells[0].spec.id(), "fault_abi.0.rwkv7-tiny.decode.f32");
+    EXPECT_TRUE(plan.cells[0].skip_reason.empty());
+}
+
+TEST(Plan, PlannedCellJsonRoundTrip) {
+    PlannedCell c;
+    c.spec.backend = "noop";
+    c.spec.scenario = "decode";
+    c.spec.workload = "w";
+    c.skip_reason = "why";
+    const PlannedCell back = nlohmann::json::parse(nlohmann::json(c).dump()).get<PlannedCell>();
+    EXPECT_EQ(back.spec.id(), c.spec.id());
+    EXPECT_EQ(back.skip_reason, "why");
+}

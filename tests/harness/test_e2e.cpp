@@ -1,0 +1,208 @@
+// End to end with the real rwkvbench binary: the fault plugins each cost exactly one cell with
+// the right class, a kill -9 of the parent loses no finished cell and --resume completes the
+// run, `list` survives broken plugins. Tiny preset and few tokens keep it fast.
+#include "atomic_file.hpp"
+#include "worker_process.hpp"
+
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/io.hpp>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace rwkvb;
+using json = nlohmann::json;
+
+namespace {
+
+const std::vector<std::string> kFaults = {"fault_segv",     "fault_abort",   "fault_hang",
+                                          "fault_alloc",    "fault_abi",     "fault_null",
+                                          "fault_devcount", "fault_memsize", "fault_wronglogits"};
+
+std::string fault_plugin(const std::string& name) {
+    return (fs::path(RWKVB_FAULT_PLUGIN_DIR) / ("librwkvb_" + name + ".so")).string();
+}
+
+// A scratch directory per test; the cache is shared so synthetic weights and golden logits
+// are made once per build tree.
+class E2E : public ::testing::Test {
+protected:
+    void SetUp() override {
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        dir_ = fs::temp_directory_path() / (std::string("rwkvb_e2e_") + info->name() + "_" + std::to_string(::getpid()));
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        ::setenv("RWKVBENCH_CACHE_DIR", (fs::temp_directory_path() / "rwkvb_e2e_cache").c_str(), 1);
+    }
+    void TearDown() override {
+        if (!HasFailure()) fs::remove_all(dir_);
+    }
+
+    ProcessOutcome rwkvbench(const std::vector<std::string>& args, double timeout_s = 120) {
+        return run_process(RWKVB_BINARY, args, WorkerLimits{timeout_s, 0});
+    }
+
+    static std::vector<std::string> small_run() {
+        return {"--workload", "rwkv7-tiny", "--prompt", "4",     "--tokens",      "4", "--parity-tokens",
+                "8",          "--warmup",   "0",        "--repetitions", "2", "--min-time", "0", "--skip-limits"};
+    }
+
+    std::map<std::string, json> cells_by_id(const fs::path& results) {
+        std::map<std::string, json> m;
+        const json doc = json::parse(read_file(results));
+        for (const auto& c : doc.at("cells")) m[c.at("id").get<std::string>()] = c;
+        return m;
+    }
+
+    fs::path dir_;
+};
+
+size_t count_cells(const fs::path& run) {
+    size_t n = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(run / "cells", ec))
+        if (e.path().extension() == ".json") ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_F(E2E, EveryFaultCostsOneCellWithTheRightClass) {
+    std::string backends = "reference";
+    std::vector<std::string> args = {"run"};
+    for (const auto& f : kFaults) {
+        backends += "," + f;
+        args.insert(args.end(), {"--plugin", fault_plugin(f)});
+    }
+    const auto run = dir_ / "run";
+    args.insert(args.end(), {"--backend", backends, "--scenario", "decode,parity", "--timeout", "5",
+                             "--memory-limit", "512M", "--dir", run.string(), "-o", (dir_ / "out.json").string()});
+    const auto small = small_run();
+    args.insert(args.end(), small.begin(), small.end());
+    const auto o = rwkvbench(args);
+    ASSERT_EQ(o.signal, 0) << o.output_tail;
+    // A parity FAIL (3) and failed cells (4) both apply: the smallest wins (DESIGN.md §8).
+    EXPECT_EQ(o.exit_code, 3) << o.output_tail;
+
+    auto cells = cells_by_id(run / "results.json");
+    EXPECT_EQ(cells.size(), 2 * (kFaults.size() + 1));
+    EXPECT_EQ(count_cells(run), cells.size());
+    auto status = [&](const std::string& backend, const std::string& scenario) {
+        const std::string id = backend + ".0.rwkv7-tiny." + scenario + ".f32";
+        if (!cells.count(id)) return std::string("(missing " + id + ")");
+        return cells[id].value("status_detail", std::string()).empty() ? cells[id]["status"].get<std::string>()
+                                                                      : cells[id]["status_detail"].get<std::string>();
+    };
+    for (const char* s : {"decode", "parity"}) {
+        EXPECT_EQ(status("reference", s), "ok");
+        EXPECT_EQ(status("fault_segv", s), "crashed(SIGSEGV)");
+        EXPECT_EQ(status("fault_abort", s), "crashed(SIGABRT)");
+        EXPECT_EQ(status("fault_hang", s), "timeout after 5 s");
+        EXPECT_EQ(status("fault_alloc", s), "oom: RSS above 0.5 GiB limit");
+        for (const char* f : {"fault_abi", "fault_null", "fault_devcount"})
+            EXPECT_EQ(cells[std::string(f) + ".0.rwkv7-tiny." + s + ".f32"]["status"], "load-error") << f;
+    }
+    EXPECT_NE(status("fault_abi", "decode").find("999"), std::string::npos);
+    EXPECT_EQ(cells["fault_memsize.0.rwkv7-tiny.decode.f32"]["status"], "error");
+    EXPECT_NE(status("fault_memsize", "decode").find("absurd memory size"), std::string::npos);
+    const json& wrong = cells["fault_wronglogits.0.rwkv7-tiny.parity.f32"];
+    EXPECT_EQ(wrong["status"], "ok");
+    EXPECT_EQ(wrong["parity"]["verdict"], "FAIL");
+
+    // The good cells are intact: measured, parity passed, worker accounted for.
+    const json& ref = cells["reference.0.rwkv7-tiny.parity.f32"];
+    EXPECT_EQ(ref["parity"]["verdict"], "PASS");
+    EXPECT_EQ(ref["worker"]["exit_code"], 0);
+    EXPECT_GT(ref["worker"]["peak_rss_bytes"].get<uint64_t>(), 0u);
+    EXPECT_TRUE(cells["reference.0.rwkv7-tiny.decode.f32"].contains("timings"));
+    EXPECT_EQ(cells["fault_segv.0.rwkv7-tiny.decode.f32"]["worker"]["signal_name"], "SIGSEGV");
+    // -o wrote the same document as JSON (format from the extension).
+    EXPECT_EQ(json::parse(read_file(dir_ / "out.json")).at("cells").size(), cells.size());
+}
+
+TEST_F(E2E, KilledParentLosesNoFinishedCellAndResumeCompletesTheRun) {
+    namespace bp = boost::process;
+    const auto run = dir_ / "run";
+    std::vector<std::string> args = {"run",       "--backend", "reference,noop,fault_hang", "--plugin", fault_plugin("noop"),
+                                     "--plugin",  fault_plugin("fault_hang"), "--scenario", "decode,prefill",
+                                     "--timeout", "4",         "--dir",     run.string()};
+    const auto small = small_run();
+    args.insert(args.end(), small.begin(), small.end());
+    bp::child parent(bp::exe = RWKVB_BINARY, bp::args = args, bp::std_out > bp::null, bp::std_err > bp::null,
+                     bp::std_in < bp::null);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (count_cells(run) < 1 && std::chrono::steady_clock::now() < deadline && parent.running())
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(parent.running()) << "the run ended before it could be killed";
+    ::kill(parent.id(), SIGKILL);
+    parent.wait();
+
+    const size_t finished = count_cells(run);
+    ASSERT_GE(finished, 1u);
+    ASSERT_LT(finished, 6u);
+    for (const auto& e : fs::directory_iterator(run / "cells")) {
+        if (e.path().extension() != ".json") continue;  // a torn temp file is never a .json
+        const json rec = json::parse(read_file(e.path()));
+        EXPECT_TRUE(rec.contains("status")) << e.path();
+    }
+    EXPECT_EQ(json::parse(read_file(run / "results.json")).at("cells").size(), finished);
+
+    const auto o = rwkvbench({"run", "--resume", run.string(), "--skip-limits"});
+    EXPECT_EQ(o.exit_code, 4) << o.output_tail;  // fault_hang timed out; nothing failed parity
+    EXPECT_NE(o.output_tail.find("(finished earlier)"), std::string::npos) << o.output_tail;
+    auto cells = cells_by_id(run / "results.json");
+    EXPECT_EQ(cells.size(), 6u);
+    EXPECT_EQ(cells["reference.0.rwkv7-tiny.decode.f32"]["status"], "ok");
+    EXPECT_EQ(cells["noop.0.rwkv7-tiny.prefill.f32"]["status"], "ok");
+    EXPECT_EQ(cells["fault_hang.0.rwkv7-tiny.prefill.f32"]["status"], "timeout");
+}
+
+TEST_F(E2E, ListDescribesBrokenPluginsWithoutCrashing) {
+    std::vector<std::string> args = {"list", "--format", "json", "--plugin", fault_plugin("noop"), "--plugin",
+                                     fault_plugin("not_a_plugin")};
+    for (const auto& f : kFaults) args.insert(args.end(), {"--plugin", fault_plugin(f)});
+    const auto o = rwkvbench(args);
+    ASSERT_EQ(o.exit_code, 0) << o.output_tail;
+    const json doc = json::parse(o.output_tail.substr(o.output_tail.find('{')), nullptr, false);
+    ASSERT_FALSE(doc.is_discarded()) << "list output is longer than the captured tail or not JSON";
+    std::map<std::string, json> by_file;
+    for (const auto& p : doc["plugins"]) by_file[fs::path(p["path"].get<std::string>()).filename().string()] = p;
+    EXPECT_EQ(by_file["librwkvb_noop.so"]["abi_ok"], true);
+    EXPECT_EQ(by_file["librwkvb_noop.so"]["devices"].size(), 1u);
+    EXPECT_EQ(by_file["librwkvb_fault_abi.so"]["abi_ok"], false);
+    EXPECT_NE(by_file["librwkvb_fault_abi.so"]["error"].get<std::string>().find("999"), std::string::npos);
+    EXPECT_NE(by_file["librwkvb_fault_devcount.so"]["error"].get<std::string>().find("absurd device count"),
+              std::string::npos);
+    EXPECT_NE(by_file["librwkvb_not_a_plugin.so"]["error"].get<std::string>().find("not an rwkvbench plugin"),
+              std::string::npos);
+    EXPECT_FALSE(doc["scenarios"].empty());
+    EXPECT_FALSE(doc["presets"].empty());
+}
+
+TEST_F(E2E, UnknownBackendIsAUsageErrorOfOneLine) {
+    const auto o = rwkvbench({"run", "--backend", "nosuch", "--dir", (dir_ / "run").string(), "--skip-limits"});
+    EXPECT_EQ(o.exit_code, 2);
+    EXPECT_NE(o.output_tail.find("unknown backend 'nosuch'"), std::string::npos) << o.output_tail;
+    EXPECT_FALSE(fs::exists(dir_ / "run" / "plan.json"));
+}
+
+TEST_F(E2E, NoIsolateRunsInProcess) {
+    std::vector<std::string> args = {"run", "--backend", "noop", "--plugin", fault_plugin("noop"), "--scenario",
+                                     "decode", "--no-isolate", "--dir", (dir_ / "run").string()};
+    const auto small = small_run();
+    args.insert(args.end(), small.begin(), small.end());
+    const auto o = rwkvbench(args);
+    EXPECT_EQ(o.exit_code, 0) << o.output_tail;
+    auto cells = cells_by_id(dir_ / "run" / "results.json");
+    ASSERT_EQ(cells.size(), 1u);
+    EXPECT_EQ(cells.begin()->second["status"], "ok");
+    EXPECT_FALSE(cells.begin()->second.contains("worker"));
+}
