@@ -324,7 +324,7 @@ void SafetensorsWriter::add_bytes(std::string name, DType dtype, std::vector<int
     });
 }
 
-void SafetensorsWriter::write(const std::filesystem::path& path) const {
+void SafetensorsWriter::write(const std::filesystem::path& path, Sync sync) const {
     // Lay out the header: tensors contiguous in the order added.
     nlohmann::ordered_json header = nlohmann::ordered_json::object();
     if (!metadata_.empty()) header["__metadata__"] = metadata_;
@@ -396,7 +396,7 @@ void SafetensorsWriter::write(const std::filesystem::path& path) const {
     }
     if (unmap_err) fail_io("cannot unmap", unmap_err);
     // fsync before rename: after a crash the name points at complete bytes or the old file.
-    if (::fsync(fd.fd) != 0) fail_io("cannot sync", errno);
+    if (sync == Sync::Durable && ::fsync(fd.fd) != 0) fail_io("cannot sync", errno);
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         const int err = errno;
         ::unlink(tmp.c_str());

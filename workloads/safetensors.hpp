@@ -68,9 +68,18 @@ public:
     void add(std::string name, DType dtype, std::vector<int64_t> shape, Filler fill);
     void add_bytes(std::string name, DType dtype, std::vector<int64_t> shape,
                    std::span<const std::byte> bytes);
-    // Writes everything to `path` atomically (temporary file + rename). Tensors appear in the
-    // order they were added. Throws InputError on a duplicate name or an I/O failure.
-    void write(const std::filesystem::path& path) const;
+    // Durable: fsync before the rename, so after a power loss `path` holds the old file or the
+    // complete new one. NoSync skips that (the rename stays atomic for running processes) for
+    // files that are only a regenerable cache: fsync can cost more than generating the bytes.
+    enum class Sync { Durable, NoSync };
+
+    // Writes everything to `path` atomically ("<path>.tmp.<pid>" + rename). Tensors appear in
+    // the order they were added, contiguous, the header padded with spaces to a multiple of 8
+    // (the data area is 8-aligned). Fillers run in parallel (up to hardware_concurrency
+    // threads), so they must be independent. Throws InputError on a duplicate or reserved name,
+    // a negative dimension or an I/O failure; an exception from a filler propagates. On any
+    // failure the temporary file is removed and an existing `path` is left untouched.
+    void write(const std::filesystem::path& path, Sync sync = Sync::Durable) const;
 
 private:
     struct Entry {

@@ -125,7 +125,7 @@ TEST(SafetensorsRoundTrip, ParallelFillersAndMoves) {
             std::iota(v.begin(), v.end(), float(i * 10000));
             std::memcpy(out.data(), v.data(), out.size());
         });
-    w.write(path);
+    w.write(path, SafetensorsWriter::Sync::NoSync);  // same bytes, no fsync
     auto opened = SafetensorsFile::open(path);
     SafetensorsFile f = std::move(opened);  // the moved-to object owns the mapping
     SafetensorsFile g = SafetensorsFile::open(path);
