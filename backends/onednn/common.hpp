@@ -1,0 +1,66 @@
+// Shared small pieces of the oneDNN backend: the error type that carries an ABI status,
+// 64-byte aligned buffers, and the weight storage types.
+#pragma once
+#include <rwkvbench/backend.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace rwkvd {
+
+// Thrown inside the plugin, turned into a status + last_error at the ABI boundary.
+struct Error : std::runtime_error {
+    rwkvb_status status;
+    Error(rwkvb_status s, const std::string& msg) : std::runtime_error(msg), status(s) {}
+};
+
+// A 64-byte aligned array (cache line / AVX2 friendly). Contents are uninitialised on resize.
+template <class T>
+class Buffer {
+public:
+    Buffer() = default;
+    explicit Buffer(size_t n) { resize(n); }
+    Buffer(Buffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+    Buffer& operator=(Buffer&& o) noexcept {
+        if (this != &o) {
+            std::free(p_);
+            p_ = std::exchange(o.p_, nullptr);
+            n_ = std::exchange(o.n_, 0);
+        }
+        return *this;
+    }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    ~Buffer() { std::free(p_); }
+
+    // Grows only; never shrinks (workspaces are reused across calls).
+    void resize(size_t n) {
+        if (n <= n_) return;
+        size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+        void* p = std::aligned_alloc(64, bytes);
+        if (!p) throw std::bad_alloc();
+        std::free(p_);
+        p_ = static_cast<T*>(p);
+        n_ = n;
+    }
+    T* data() { return p_; }
+    const T* data() const { return p_; }
+    T& operator[](size_t i) { return p_[i]; }
+    const T& operator[](size_t i) const { return p_[i]; }
+    size_t size() const { return n_; }
+    size_t bytes() const { return n_ * sizeof(T); }
+
+private:
+    T* p_ = nullptr;
+    size_t n_ = 0;
+};
+
+// Storage of a matrix weight. F32 goes to oneDNN for GEMMs; the others are our own kernels.
+enum class WType { F32, F16, BF16, S8 };
+
+}  // namespace rwkvd

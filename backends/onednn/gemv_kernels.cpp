@@ -1,0 +1,181 @@
+// AVX2 + FMA (+ F16C) kernels: one template over the weight loader, register-blocked over
+// R weight rows × MT rows of x. Memory-bound at M = 1, so the only goals are streaming every
+// weight byte once and keeping enough loads in flight.
+#include "gemv_kernels.hpp"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace rwkvd {
+namespace {
+
+struct LoadF32 {
+    using T = float;
+    static __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+    static float load1(const float* p) { return *p; }
+};
+struct LoadF16 {
+    using T = uint16_t;
+    static __m256 load8(const uint16_t* p) {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    }
+    static float load1(const uint16_t* p) { return _cvtsh_ss(*p); }
+};
+struct LoadBF16 {
+    using T = uint16_t;
+    static __m256 load8(const uint16_t* p) {
+        __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+    }
+    static float load1(const uint16_t* p) {
+        uint32_t u = uint32_t(*p) << 16;
+        float f;
+        std::memcpy(&f, &u, 4);
+        return f;
+    }
+};
+struct LoadS8 {
+    using T = int8_t;
+    static __m256 load8(const int8_t* p) {
+        __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+        return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+    }
+    static float load1(const int8_t* p) { return float(*p); }
+};
+
+inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// R consecutive weight rows (starting at w, row length k) against MT rows of x;
+// out[m][r] = dot(w_r, x_m).
+template <class L, int R, int MT>
+inline void tile(const typename L::T* w, int64_t k, const float* x, int64_t ldx, float out[4][4]) {
+    __m256 acc[R][MT];
+    for (int r = 0; r < R; ++r)
+        for (int m = 0; m < MT; ++m) acc[r][m] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8) {
+        __m256 xv[MT];
+        for (int m = 0; m < MT; ++m) xv[m] = _mm256_loadu_ps(x + m * ldx + i);
+        for (int r = 0; r < R; ++r) {
+            __m256 wv = L::load8(w + r * k + i);
+            for (int m = 0; m < MT; ++m) acc[r][m] = _mm256_fmadd_ps(wv, xv[m], acc[r][m]);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int m = 0; m < MT; ++m) {
+            float s = hsum(acc[r][m]);
+            for (int64_t j = i; j < k; ++j) s += L::load1(w + r * k + j) * x[m * ldx + j];
+            out[m][r] = s;
+        }
+}
+
+// Rows [n0, n1) of the output for MT rows of x, R rows of weights at a time.
+template <class L, int R, int MT>
+inline void rows_block(const typename L::T* w, const float* scale, int64_t n0, int64_t n1,
+                       int64_t k, const float* x, int64_t ldx, float* y, int64_t ldy) {
+    float out[4][4];
+    int64_t n = n0;
+    for (; n + R <= n1; n += R) {
+        tile<L, R, MT>(w + n * k, k, x, ldx, out);
+        for (int m = 0; m < MT; ++m)
+            for (int r = 0; r < R; ++r)
+                y[m * ldy + n + r] = scale ? out[m][r] * scale[n + r] : out[m][r];
+    }
+    for (; n < n1; ++n) {
+        tile<L, 1, MT>(w + n * k, k, x, ldx, out);
+        for (int m = 0; m < MT; ++m) y[m * ldy + n] = scale ? out[m][0] * scale[n] : out[m][0];
+    }
+}
+
+template <class L>
+void gemv(const typename L::T* w, const float* scale, int64_t n, int64_t k, const float* x,
+          int64_t m, int64_t ldx, float* y, int64_t ldy) {
+    // Blocks of output rows: small enough to balance 2+ threads, large enough that the weight
+    // rows of a block stay in L2 while every group of x rows passes over them.
+    const int64_t nb = std::max<int64_t>(8, std::min<int64_t>(64, (1 << 15) / std::max<int64_t>(k, 1)));
+    const int64_t blocks = (n + nb - 1) / nb;
+    const bool parallel = n * k * (int64_t)sizeof(typename L::T) >= (1 << 16) && blocks > 1;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t n0 = b * nb, n1 = std::min(n, n0 + nb);
+        int64_t m0 = 0;
+        while (m0 < m) {
+            const int64_t left = m - m0;
+            const float* xm = x + m0 * ldx;
+            float* ym = y + m0 * ldy;
+            if (left >= 4) {
+                rows_block<L, 2, 4>(w, scale, n0, n1, k, xm, ldx, ym, ldy);
+                m0 += 4;
+            } else if (left == 3) {
+                rows_block<L, 3, 3>(w, scale, n0, n1, k, xm, ldx, ym, ldy);
+                m0 += 3;
+            } else if (left == 2) {
+                rows_block<L, 4, 2>(w, scale, n0, n1, k, xm, ldx, ym, ldy);
+                m0 += 2;
+            } else {
+                rows_block<L, 4, 1>(w, scale, n0, n1, k, xm, ldx, ym, ldy);
+                m0 += 1;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void gemv_f32(const float* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
+              float* y, int64_t ldy) {
+    gemv<LoadF32>(w, nullptr, n, k, x, m, ldx, y, ldy);
+}
+void gemv_f16(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
+              float* y, int64_t ldy) {
+    gemv<LoadF16>(w, nullptr, n, k, x, m, ldx, y, ldy);
+}
+void gemv_bf16(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
+               float* y, int64_t ldy) {
+    gemv<LoadBF16>(w, nullptr, n, k, x, m, ldx, y, ldy);
+}
+void gemv_s8(const int8_t* w, const float* scale, int64_t n, int64_t k, const float* x, int64_t m,
+             int64_t ldx, float* y, int64_t ldy) {
+    gemv<LoadS8>(w, scale, n, k, x, m, ldx, y, ldy);
+}
+
+void convert_f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, LoadF16::load8(src + i));
+    for (; i < n; ++i) dst[i] = LoadF16::load1(src + i);
+}
+void convert_bf16_to_f32(const uint16_t* src, float* dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, LoadBF16::load8(src + i));
+    for (; i < n; ++i) dst[i] = LoadBF16::load1(src + i);
+}
+void convert_s8_to_f32(const int8_t* src, const float* row_scale, int64_t rows, int64_t k, float* dst) {
+    for (int64_t r = 0; r < rows; ++r) {
+        const __m256 s = _mm256_set1_ps(row_scale[r]);
+        const int8_t* a = src + r * k;
+        float* d = dst + r * k;
+        int64_t i = 0;
+        for (; i + 8 <= k; i += 8) _mm256_storeu_ps(d + i, _mm256_mul_ps(LoadS8::load8(a + i), s));
+        for (; i < k; ++i) d[i] = float(a[i]) * row_scale[r];
+    }
+}
+uint16_t f32_to_f16_rne(float f) {
+    return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+}
+uint16_t f32_to_bf16_rne(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN stays NaN
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return static_cast<uint16_t>(u >> 16);
+}
+
+}  // namespace rwkvd

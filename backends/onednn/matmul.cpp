@@ -1,0 +1,109 @@
+#include "matmul.hpp"
+
+#include "gemv_kernels.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace rwkvd {
+
+Linear make_linear(const float* src, int64_t n, int64_t k, bool src_in_out, WType type) {
+    Linear l;
+    l.n = n;
+    l.k = k;
+    l.type = type;
+    auto at = [&](int64_t r, int64_t c) { return src_in_out ? src[c * n + r] : src[r * k + c]; };
+    const size_t total = size_t(n) * size_t(k);
+    switch (type) {
+    case WType::F32:
+        l.f32.resize(total);
+#pragma omp parallel for schedule(static) if (total > (1 << 20))
+        for (int64_t r = 0; r < n; ++r)
+            for (int64_t c = 0; c < k; ++c) l.f32[r * k + c] = at(r, c);
+        break;
+    case WType::F16:
+    case WType::BF16:
+        l.h16.resize(total);
+#pragma omp parallel for schedule(static) if (total > (1 << 20))
+        for (int64_t r = 0; r < n; ++r)
+            for (int64_t c = 0; c < k; ++c)
+                l.h16[r * k + c] = type == WType::F16 ? f32_to_f16_rne(at(r, c)) : f32_to_bf16_rne(at(r, c));
+        break;
+    case WType::S8:
+        // Symmetric, one scale per output row: scale = max|w| / 127, q = round(w / scale).
+        l.q8.resize(total);
+        l.scale.resize(size_t(n));
+#pragma omp parallel for schedule(static) if (total > (1 << 20))
+        for (int64_t r = 0; r < n; ++r) {
+            float amax = 0.f;
+            for (int64_t c = 0; c < k; ++c) amax = std::max(amax, std::fabs(at(r, c)));
+            const float s = amax > 0.f ? amax / 127.f : 1.f;
+            l.scale[r] = s;
+            const float inv = 1.f / s;
+            for (int64_t c = 0; c < k; ++c) {
+                float q = std::nearbyint(at(r, c) * inv);
+                l.q8[r * k + c] = static_cast<int8_t>(std::clamp(q, -127.f, 127.f));
+            }
+        }
+        break;
+    }
+    return l;
+}
+
+Matmul::Matmul() : eng_(dnnl::engine::kind::cpu, 0), strm_(eng_) {}
+
+void Matmul::onednn(const float* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
+                    float* y, int64_t ldy) {
+    using dnnl::memory;
+    const Key key{m, k, n, ldx, ldy};
+    auto it = cache_.find(key);
+    // Weights described as K×N with strides {1, K}: oneDNN's "ba", i.e. our [n][k] rows used
+    // in place — no copy, and the layout that measured fastest (TOOLCHAIN §6).
+    memory::desc src_md({m, k}, memory::data_type::f32, memory::dims{ldx, 1});
+    memory::desc wei_md({k, n}, memory::data_type::f32, memory::dims{1, k});
+    memory::desc dst_md({m, n}, memory::data_type::f32, memory::dims{ldy, 1});
+    if (it == cache_.end()) {
+        dnnl::matmul::desc d(src_md, wei_md, dst_md);
+        dnnl::matmul::primitive_desc pd(d, eng_);
+        it = cache_.emplace(key, dnnl::matmul(pd)).first;
+    }
+    memory src(src_md, eng_, const_cast<float*>(x));
+    memory wei(wei_md, eng_, const_cast<float*>(w));
+    memory dst(dst_md, eng_, y);
+    it->second.execute(strm_, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+    strm_.wait();
+}
+
+void Matmul::run(const Linear& w, const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy) {
+    if (m <= 0 || w.n == 0) return;
+    const bool ours = path_ == 1 || (path_ == 0 && m <= kGemvMaxRows);
+    if (ours) {
+        switch (w.type) {
+        case WType::F32: return gemv_f32(w.f32.data(), w.n, w.k, x, m, ldx, y, ldy);
+        case WType::F16: return gemv_f16(w.h16.data(), w.n, w.k, x, m, ldx, y, ldy);
+        case WType::BF16: return gemv_bf16(w.h16.data(), w.n, w.k, x, m, ldx, y, ldy);
+        case WType::S8: return gemv_s8(w.q8.data(), w.scale.data(), w.n, w.k, x, m, ldx, y, ldy);
+        }
+    }
+    if (w.type == WType::F32) return onednn(w.f32.data(), w.n, w.k, x, m, ldx, y, ldy);
+    // Low precision with many rows: convert a tile of weight rows to f32 (cheap next to the
+    // 2·M flops per weight the GEMM does), then GEMM that tile into its columns of y.
+    const int64_t tile_rows = std::min<int64_t>(w.n, std::max<int64_t>(64, (int64_t(1) << 20) / w.k));
+    tile_.resize(size_t(tile_rows * w.k));
+    for (int64_t n0 = 0; n0 < w.n; n0 += tile_rows) {
+        const int64_t rows = std::min(tile_rows, w.n - n0);
+        float* t = tile_.data();
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < rows; ++r) {
+            const int64_t src = (n0 + r) * w.k;
+            if (w.type == WType::F16) convert_f16_to_f32(w.h16.data() + src, t + r * w.k, w.k);
+            else if (w.type == WType::BF16) convert_bf16_to_f32(w.h16.data() + src, t + r * w.k, w.k);
+            else convert_s8_to_f32(w.q8.data() + src, w.scale.data() + n0 + r, 1, w.k, t + r * w.k);
+        }
+        onednn(t, rows, w.k, x, m, ldx, y + n0, ldy);
+    }
+}
+
+}  // namespace rwkvd

@@ -1,0 +1,58 @@
+// Matrix weights and the one entry point that multiplies by them. The split:
+//  - M (rows of x) ≤ kGemvMaxRows: our AVX2 kernels (gemv_kernels.cpp) for every dtype, because
+//    oneDNN 2.6's M=1 paths are slower on this ISA and collapse under contention (TOOLCHAIN §4/§6);
+//  - larger M, f32 weights: oneDNN matmul (gemm:jit), primitive created once per shape and cached;
+//  - larger M, f16/bf16/s8 weights: tiles converted to f32, then the same oneDNN GEMM, because
+//    oneDNN 2.6 has no bf16/f16 matmul and no f32×s8 weight decompression on AVX2.
+#pragma once
+#include "common.hpp"
+
+#include <dnnl.hpp>
+
+#include <cstdint>
+#include <map>
+#include <tuple>
+
+namespace rwkvd {
+
+// A linear map y = W x with W stored [n][k] (out × in) in the chosen dtype.
+struct Linear {
+    int64_t n = 0, k = 0;
+    WType type = WType::F32;
+    Buffer<float> f32;
+    Buffer<uint16_t> h16;  // f16 or bf16 bits
+    Buffer<int8_t> q8;
+    Buffer<float> scale;  // s8: one scale per output row
+
+    bool empty() const { return n == 0; }
+    uint64_t bytes() const { return f32.bytes() + h16.bytes() + q8.bytes() + scale.bytes(); }
+};
+
+// Builds a Linear from f32 values. `src_in_out` = the source is stored [k][n] (LoRA matrices,
+// used as x @ M), which is transposed here so every weight is [n][k].
+Linear make_linear(const float* src, int64_t n, int64_t k, bool src_in_out, WType type);
+
+class Matmul {
+public:
+    // At or below this many rows our kernels beat oneDNN (measured: bench_onednn BM_Linear*).
+    static constexpr int64_t kGemvMaxRows = 8;
+
+    Matmul();
+    // y[m][n] (row stride ldy) = x[m][k] (row stride ldx) · Wᵀ.
+    void run(const Linear& w, const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy);
+    // Force a path (benchmarks and tests): 0 = automatic, 1 = our kernels, 2 = oneDNN.
+    void set_path(int path) { path_ = path; }
+    uint64_t workspace_bytes() const { return tile_.bytes(); }
+
+private:
+    void onednn(const float* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
+                float* y, int64_t ldy);
+    using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>;  // m, k, n, ldx, ldy
+    dnnl::engine eng_;
+    dnnl::stream strm_;
+    std::map<Key, dnnl::matmul> cache_;
+    Buffer<float> tile_;
+    int path_ = 0;
+};
+
+}  // namespace rwkvd

@@ -1,0 +1,106 @@
+// The shared layer loop for every version: embedding → L × (LN, time mix, LN, channel mix)
+// → LN → head. Rows are [stream][token] (row = b·T + t); T = 1 is decode, T > 1 sequence mode.
+#include "model.hpp"
+#include "norms.hpp"
+#include "ops.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+namespace rwkvd {
+
+void Runner::ensure(int64_t rows) {
+    if (rows <= cap_rows_) return;
+    const auto& c = m_.cfg;
+    const int64_t w = std::max(c.n_embd, c.dim_att);
+    const int64_t lora = std::max({int64_t(5) * c.lora_maa, int64_t(c.lora_decay), int64_t(c.lora_iclr),
+                                   int64_t(c.lora_value), int64_t(c.lora_gate), int64_t(1)});
+    for (Buffer<float>* b : {&x_, &z_, &dz_, &xa_, &xb_, &xc_, &xd_, &xe_, &xf_, &r_, &k_, &v_, &g_, &w_,
+                             &y_, &a_, &kk_, &vfirst_})
+        b->resize(size_t(rows * w));
+    big_.resize(size_t(rows * c.dim_ffn));
+    lora_.resize(size_t(rows * lora));
+    lora2_.resize(size_t(rows * lora));
+    cap_rows_ = rows;
+}
+
+uint64_t Runner::workspace_bytes() const {
+    uint64_t b = mm_.workspace_bytes() + big_.bytes() + lora_.bytes() + lora2_.bytes();
+    for (const Buffer<float>* p : {&x_, &z_, &dz_, &xa_, &xb_, &xc_, &xd_, &xe_, &xf_, &r_, &k_, &v_, &g_,
+                                   &w_, &y_, &a_, &kk_, &vfirst_})
+        b += p->bytes();
+    return b;
+}
+
+void Runner::shift(State& s, int64_t l, int64_t B, int64_t T, int64_t state_off) {
+    const int64_t D = m_.cfg.n_embd;
+    for (int64_t b = 0; b < B; ++b) {
+        float* prev = s.stream_layer(int32_t(b), l, m_.cfg.n_layer) + state_off;
+        const float* z = z_.data() + b * T * D;
+        float* dz = dz_.data() + b * T * D;
+#pragma omp simd
+        for (int64_t i = 0; i < D; ++i) dz[i] = prev[i] - z[i];
+        for_each(T - 1, D, [&](int64_t t, int64_t i) {
+            dz[(t + 1) * D + i] = z[t * D + i] - z[(t + 1) * D + i];
+        });
+        std::memcpy(prev, z + (T - 1) * D, size_t(D) * sizeof(float));
+    }
+}
+
+void Runner::channel_mix(const Layer& L, State& s, int64_t l, int64_t B, int64_t T) {
+    const int64_t D = m_.cfg.n_embd, F = m_.cfg.dim_ffn, R = B * T;
+    shift(s, l, B, T, D + s.wkv_floats);
+    lerp(z_.data(), dz_.data(), L.fmu_k.data(), R, D, xa_.data());
+    mm_.run(L.Fk, xa_.data(), R, D, big_.data(), F);
+    float* h = big_.data();
+    for_each(R, F, [h, F](int64_t r, int64_t j) {
+        float v = std::max(h[r * F + j], 0.f);
+        h[r * F + j] = v * v;
+    });
+    mm_.run(L.Fv, big_.data(), R, F, v_.data(), D);
+    float* x = x_.data();
+    const float* v = v_.data();
+    if (m_.cfg.version == 7) {
+        for_each(R, D, [&](int64_t r, int64_t i) { x[r * D + i] += v[r * D + i]; });
+        return;
+    }
+    lerp(z_.data(), dz_.data(), L.fmu_r.data(), R, D, xb_.data());
+    mm_.run(L.Fr, xb_.data(), R, D, r_.data(), D);
+    const float* rr = r_.data();
+    for_each(R, D, [&](int64_t r, int64_t i) { x[r * D + i] += sigmoidf(rr[r * D + i]) * v[r * D + i]; });
+}
+
+void Runner::forward(State& s, const int32_t* tokens, int64_t T, int32_t batch, float* logits, int which) {
+    const auto& c = m_.cfg;
+    const int64_t D = c.n_embd, V = c.vocab_size, B = batch, R = B * T;
+    for (int64_t i = 0; i < R; ++i)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            throw Error(RWKVB_ERR_INVALID_ARGUMENT, "token " + std::to_string(tokens[i]) + " at position " +
+                        std::to_string(i) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    ensure(R);
+    for (int64_t i = 0; i < R; ++i)
+        std::memcpy(x_.data() + i * D, m_.emb.data() + int64_t(tokens[i]) * D, size_t(D) * sizeof(float));
+
+    for (int64_t l = 0; l < c.n_layer; ++l) {
+        const Layer& L = m_.layers[size_t(l)];
+        layer_norm(x_.data(), R, D, D, L.ln1_w.data(), L.ln1_b.data(), z_.data(), D);
+        if (c.version == 4) time_mix_v4(L, s, l, B, T);
+        else if (c.version == 7) time_mix_v7(L, s, l, B, T);
+        else time_mix_v5(L, s, l, B, T);
+        layer_norm(x_.data(), R, D, D, L.ln2_w.data(), L.ln2_b.data(), z_.data(), D);
+        channel_mix(L, s, l, B, T);
+    }
+
+    if (which == RWKVB_LOGITS_NONE) return;
+    if (which == RWKVB_LOGITS_ALL) {
+        layer_norm(x_.data(), R, D, D, m_.ln_out_w.data(), m_.ln_out_b.data(), z_.data(), D);
+        mm_.run(m_.head, z_.data(), R, D, logits, V);
+        return;
+    }
+    // LAST: the last row of every stream (row stride T·D in x).
+    layer_norm(x_.data() + (T - 1) * D, B, D, T * D, m_.ln_out_w.data(), m_.ln_out_b.data(), z_.data(), D);
+    mm_.run(m_.head, z_.data(), B, D, logits, V);
+}
+
+}  // namespace rwkvd
