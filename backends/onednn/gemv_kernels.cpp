@@ -2,6 +2,7 @@
 // R weight rows × MT rows of x. Memory-bound at M = 1, so the only goals are streaming every
 // weight byte once and keeping enough loads in flight.
 #include "gemv_kernels.hpp"
+#include "pool.hpp"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -102,9 +103,7 @@ void gemv(const typename L::T* w, const float* scale, int64_t n, int64_t k, cons
     // rows of a block stay in L2 while every group of x rows passes over them.
     const int64_t nb = std::max<int64_t>(8, std::min<int64_t>(64, (1 << 15) / std::max<int64_t>(k, 1)));
     const int64_t blocks = (n + nb - 1) / nb;
-    const bool parallel = n * k * (int64_t)sizeof(typename L::T) >= (1 << 16) && blocks > 1;
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t b = 0; b < blocks; ++b) {
+    auto block = [&](int64_t b) {
         const int64_t n0 = b * nb, n1 = std::min(n, n0 + nb);
         int64_t m0 = 0;
         while (m0 < m) {
@@ -125,6 +124,11 @@ void gemv(const typename L::T* w, const float* scale, int64_t n, int64_t k, cons
                 m0 += 1;
             }
         }
+    };
+    if (n * k * int64_t(sizeof(typename L::T)) >= (1 << 16)) {
+        parallel_for(blocks, block);
+    } else {
+        for (int64_t b = 0; b < blocks; ++b) block(b);
     }
 }
 

@@ -2,6 +2,7 @@
 // exception into a status plus one line in last_error. Nothing thrown crosses this file.
 #include "device.hpp"
 #include "model.hpp"
+#include "pool.hpp"
 
 #include <rwkvbench/backend.h>
 
@@ -68,8 +69,11 @@ rwkvb_status fail(rwkvb_context* ctx, rwkvb_status s, const std::string& msg) {
     return s;
 }
 
+// OpenMP (oneDNN GEMMs, large elementwise passes) and our decode pool get the same count.
 void apply_threads(const rwkvb_context* ctx) {
     if (ctx->threads > 0) omp_set_num_threads(ctx->threads);
+    if (rwkvd::pool_threads() != (ctx->threads > 0 ? ctx->threads : omp_get_max_threads()))
+        rwkvd::set_pool_threads(ctx->threads);
 }
 
 rwkvb_status device_count(int32_t* count) {

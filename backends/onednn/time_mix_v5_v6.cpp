@@ -3,6 +3,7 @@
 #include "model.hpp"
 #include "norms.hpp"
 #include "ops.hpp"
+#include "pool.hpp"
 #include "wkv.hpp"
 
 #include <cmath>
@@ -63,15 +64,16 @@ void Runner::time_mix_v5(const Layer& L, State& s, int64_t l, int64_t B, int64_t
         });
     }
 
-#pragma omp parallel for collapse(2) schedule(static) if (B * H > 1)
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t h = 0; h < H; ++h) {
+    parallel_for(B * H, [&](int64_t bh) {
+        const int64_t b = bh / H, h = bh % H;
+        {
             float* S = s.stream_layer(int32_t(b), l, c.n_layer) + D + h * N * N;
             const int64_t o = b * T * A + h * N;
             const float* w = v6 ? w_.data() + o : L.decay.data() + h * N;
             wkv5_head(T, N, r_.data() + o, k_.data() + o, v_.data() + o, A, w, v6 ? A : 0,
                       L.bonus.data() + h * N, S, y_.data() + o);
         }
+    });
     group_norm(y_.data(), R, H, N, L.lnx_w.data(), L.lnx_b.data(), 64e-5f);
     float* y = y_.data();
     if (gate) {

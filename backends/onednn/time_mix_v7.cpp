@@ -3,6 +3,7 @@
 #include "model.hpp"
 #include "norms.hpp"
 #include "ops.hpp"
+#include "pool.hpp"
 #include "wkv.hpp"
 
 #include <algorithm>
@@ -82,13 +83,14 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
         }
     });
 
-#pragma omp parallel for collapse(2) schedule(static) if (B * H > 1)
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t h = 0; h < H; ++h) {
+    parallel_for(B * H, [&](int64_t bh) {
+        const int64_t b = bh / H, h = bh % H;
+        {
             float* S = s.stream_layer(int32_t(b), l, c.n_layer) + D + h * N * N;
             const int64_t o = b * T * D + h * N;
             wkv7_head(T, N, r + o, w + o, k + o, v + o, alpha + o, beta + o, D, S, y + o);
         }
+    });
     group_norm(y, R, H, N, L.lnx_w.data(), L.lnx_b.data(), 64e-5f);
     // Bonus (after GN): y_h += (Σ_j r_j k̃_j r_k[h][j]) v_h; then the gate.
     for_each(R, H, [&](int64_t row, int64_t h) {
