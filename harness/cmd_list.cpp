@@ -9,6 +9,7 @@
 #include "presets.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <cctype>
 #include <iostream>

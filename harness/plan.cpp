@@ -40,6 +40,8 @@ std::vector<FoundPlugin> find_all(const std::vector<std::filesystem::path>& extr
             f.plugin = Plugin::load(f.path);
             f.devices = f.plugin->device_count();
         } catch (const PluginError& e) {
+            f.plugin.reset();  // unusable, even if the table itself loaded
+            f.devices = 0;
             f.error = e.what();
         }
         out.push_back(std::move(f));
