@@ -222,6 +222,8 @@ void prepare_models(const std::vector<SyntheticModel>& models) {
         if (std::filesystem::is_regular_file(m.path, ec)) continue;
         const Preset* p = find_preset(m.preset);
         if (!p) throw InputError(fmt::format("unknown workload preset '{}'", m.preset));
+        std::filesystem::create_directories(m.path.parent_path(), ec);
+        if (ec) throw InputError(fmt::format("{}: cannot create: {}", m.path.parent_path().string(), ec.message()));
         write_synthetic_model(p->config, m.seed, DType::F32, m.path, m.preset);
     }
 }
