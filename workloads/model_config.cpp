@@ -359,6 +359,11 @@ ModelConfig detect_config(std::span<const TensorView> tensors, const std::string
             break;
         default: break;
     }
+    if (c.version >= 5 && int64_t(c.n_head) * c.head_size != c.dim_att) {
+        const char* from = c.version == 7 ? "att.r_k" : c.version == 6 ? "att.time_faaaa" : "att.time_decay";
+        fail(source, fmt::format("tensor '{}{}' gives H×N = {}×{}, which does not equal dim_att {} "
+                                 "(rows of '{}att.key.weight')", b0, from, c.n_head, c.head_size, c.dim_att, b0));
+    }
     validate_config(c, source);
 
     // Every expected tensor present, shaped and typed as the official layout says.
