@@ -1,8 +1,6 @@
 // Helpers shared by the reference backend's tests: the fixture index, a loaded golden session,
 // and runs in sequential / sequence / chunked mode.
 #pragma once
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <filesystem>
 #include <memory>

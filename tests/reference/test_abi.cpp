@@ -2,6 +2,8 @@
 // line, never a crash), the state layout of backend.h, and honest memory accounting.
 #include <cstring>
 
+#include <gtest/gtest.h>
+
 #include "golden_util.hpp"
 
 namespace rwkvb::test {

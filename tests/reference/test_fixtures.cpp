@@ -2,6 +2,8 @@
 // case: per step relative L2 ≤ 1e-9 and the same arg-max.
 #include <cstdio>
 
+#include <gtest/gtest.h>
+
 #include "golden_util.hpp"
 
 namespace rwkvb::test {

@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <gtest/gtest.h>
+
 #include "golden_util.hpp"
 #include "tokens.hpp"
 

@@ -5,6 +5,8 @@
 
 #include <cstdio>
 
+#include <gtest/gtest.h>
+
 #include "golden_util.hpp"
 #include "presets.hpp"
 #include "synth.hpp"
