@@ -19,6 +19,12 @@ double log_sum_exp(std::span<const double> x) {
     return m + std::log(s);
 }
 
+nlohmann::json series(const std::vector<double>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (double x : v) a.push_back(std::isfinite(x) ? nlohmann::json(x) : nlohmann::json());
+    return a;
+}
+
 }  // namespace
 
 StepParity compare_step(std::span<const double> g, std::span<const double> b, double margin_factor) {
@@ -223,8 +229,8 @@ ParityReport evaluate_parity(std::span<const double> golden, std::span<const dou
         {"kl", {{"max", max_kl}, {"mean", mean_kl}, {"step_of_max", step_max_kl}}},
         {"top1", {{"agreement", top1}, {"agreed", agreed}, {"counted", counted}, {"excluded_near_ties", steps - counted}}},
         {"drift", {{"rel_l2_slope_per_step", slope}, {"last_over_first_10pct", ratio}}},
-        // Per-step series for plots (NaN becomes null in JSON).
-        {"per_step", {{"rel_l2", rel}, {"max_abs", abs_err}, {"kl", kl}}},
+        // Per-step series for plots; a non-finite step is null.
+        {"per_step", {{"rel_l2", series(rel)}, {"max_abs", series(abs_err)}, {"kl", series(kl)}}},
     };
     return r;
 }

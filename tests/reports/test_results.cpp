@@ -1,0 +1,157 @@
+// make_run_document, exit codes, the writers, and schema validation of the document.
+#include "report_writers.hpp"
+#include "results.hpp"
+#include "sample_document.hpp"
+#include "schema_validator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace rwkvb {
+namespace {
+
+using nlohmann::json;
+using namespace rwkvb::testing;
+
+std::string joined(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& e : v) s += e + "\n";
+    return s;
+}
+
+TEST(Results, SampleDocumentValidatesAgainstTheSchema) {
+    const json doc = sample_document();
+    const auto errors = validate_json(doc, load_results_schema());
+    EXPECT_TRUE(errors.empty()) << joined(errors);
+}
+
+TEST(Results, BrokenDocumentsAreRejected) {
+    const json schema = load_results_schema();
+    json doc = sample_document();
+    doc["cells"][0]["status"] = "exploded";
+    doc["cells"][1].erase("id");
+    doc["cells"][2]["timings"]["forward"].erase("samples");
+    doc["cells"][5]["worker"]["signal"] = -1;
+    const auto errors = validate_json(doc, schema);
+    const std::string all = joined(errors);
+    EXPECT_NE(all.find("/cells/0/status"), std::string::npos) << all;
+    EXPECT_NE(all.find("/cells/1: missing required property 'id'"), std::string::npos) << all;
+    EXPECT_NE(all.find("/cells/2/timings/forward: missing required property 'samples'"), std::string::npos) << all;
+    EXPECT_NE(all.find("/cells/5/worker/signal"), std::string::npos) << all;
+    EXPECT_EQ(errors.size(), 4u) << all;
+}
+
+TEST(Results, SummaryTiesSpeedToParityGroups) {
+    const json doc = sample_document();
+    const auto& s = doc["summary"];
+    EXPECT_EQ(doc["schema"], "rwkvbench-results");
+    EXPECT_EQ(doc["schema_version"], 1);
+    EXPECT_EQ(s["cells"], 7);
+    EXPECT_EQ(s["by_status"]["ok"], 5);
+    EXPECT_EQ(s["by_status"]["crashed"], 1);
+    EXPECT_EQ(s["by_status"]["skipped"], 1);
+    EXPECT_EQ(s["parity"]["pass"], 1);
+    EXPECT_EQ(s["parity"]["fail"], 1);
+    EXPECT_EQ(s["parity_groups"].size(), 2u);
+    EXPECT_TRUE(doc["cells"][1]["certification"]["certified"]);   // reference decode, group PASS
+    EXPECT_FALSE(doc["cells"][4]["certification"]["certified"]);  // onednn decode, group FAIL
+    EXPECT_EQ(doc["cells"][4]["certification"]["group_verdict"], "FAIL");
+    EXPECT_EQ(s["uncertified_cells"], json({"onednn.0.rwkv7-tiny.decode.f32"}));
+    EXPECT_EQ(s["exit_code"], 3);
+}
+
+TEST(Results, ExitCodesSmallestApplicableWins) {
+    const json pass = parity_cell("reference", true), fail = parity_cell("onednn", false);
+    const json crash = crashed_cell(), skip = skipped_cell(), speed = ok_speed_cell("reference", "decode", 1);
+    auto code = [](json cells) { return run_exit_code(make_run_document({}, {}, {}, cells)); };
+    EXPECT_EQ(code(json::array({pass, speed})), 0);
+    EXPECT_EQ(code(json::array({pass, speed, skip})), 0);  // skipped never fails a run
+    EXPECT_EQ(code(json::array({pass, crash})), 4);
+    EXPECT_EQ(code(json::array({fail, crash})), 3);
+    EXPECT_EQ(code(json::array({fail})), 3);
+    json timeout = crashed_cell();
+    timeout["status"] = "timeout";
+    EXPECT_EQ(code(json::array({timeout})), 4);
+    json load = crashed_cell();
+    load["status"] = "load-error";
+    EXPECT_EQ(code(json::array({load, pass})), 4);
+    EXPECT_EQ(code(json::array()), 0);
+}
+
+TEST(Results, ParityCellThatDidNotRunLeavesItsGroupUncertified) {
+    json p = parity_cell("reference", true);
+    p["status"] = "timeout";
+    p.erase("parity");
+    const json doc = make_run_document({}, {}, {}, json::array({p, ok_speed_cell("reference", "decode", 5)}));
+    EXPECT_EQ(doc["cells"][1]["certification"]["group_verdict"], "NOT_RUN");
+    EXPECT_FALSE(doc["cells"][1]["certification"]["certified"]);
+    EXPECT_EQ(doc["summary"]["exit_code"], 4);
+}
+
+std::string render(const json& doc, const char* format) {
+    std::ostringstream out;
+    write_report(doc, format, out);
+    return out.str();
+}
+
+TEST(Writers, TableShowsEveryCellAndMarksUncertifiedSpeed) {
+    const std::string t = render(sample_document(), "table");
+    EXPECT_NE(t.find("backend"), std::string::npos);
+    EXPECT_NE(t.find("GFLOP/s"), std::string::npos);
+    EXPECT_NE(t.find("[900.0] uncertified"), std::string::npos) << t;  // failed parity group
+    EXPECT_NE(t.find("250.0"), std::string::npos);
+    EXPECT_EQ(t.find("[250.0]"), std::string::npos);  // certified speed is plain
+    EXPECT_NE(t.find("crashed(SIGSEGV)"), std::string::npos);
+    EXPECT_NE(t.find("FAIL"), std::string::npos);
+    EXPECT_NE(t.find("PASS"), std::string::npos);
+    EXPECT_NE(t.find("machine limits: memory read 25.0 GB/s, f32 GEMM 80.0 GFLOP/s"), std::string::npos) << t;
+    EXPECT_NE(t.find("parity FAIL: onednn.0.rwkv7-tiny.parity.f32: max rel L2"), std::string::npos) << t;
+    EXPECT_NE(t.find("exit code: 3"), std::string::npos);
+    // Columns are aligned: the header's "tok/s" ends where every row's speed column ends.
+    std::istringstream lines(t);
+    std::string header, rule;
+    std::getline(lines, header);
+    std::getline(lines, rule);
+    EXPECT_EQ(rule.find_first_not_of("- "), std::string::npos);
+}
+
+TEST(Writers, CsvHasOneLinePerCellAndRawNumbers) {
+    const std::string c = render(sample_document(), "csv");
+    std::istringstream in(c);
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    ASSERT_EQ(lines.size(), 8u);
+    EXPECT_EQ(lines[0].rfind("backend,device,workload,scenario,dtype,tok/s,p50,p99,", 0), 0u) << lines[0];
+    EXPECT_NE(lines[0].find(",certified"), std::string::npos);
+    EXPECT_NE(lines[5].find("onednn,0,rwkv7-tiny,decode,f32,900,"), std::string::npos) << lines[5];
+    EXPECT_NE(lines[5].find(",false"), std::string::npos);
+    EXPECT_NE(lines[2].find(",true"), std::string::npos);
+}
+
+TEST(Writers, MarkdownIsAPipeTable) {
+    const std::string m = render(sample_document(), "md");
+    EXPECT_EQ(m.rfind("| backend | device |", 0), 0u);
+    EXPECT_NE(m.find("| --- |"), std::string::npos);
+    EXPECT_NE(m.find("[900.0] uncertified"), std::string::npos);
+    EXPECT_NE(m.find("- machine limits"), std::string::npos);
+}
+
+TEST(Writers, JsonIsTheDocumentItself) {
+    const json doc = sample_document();
+    EXPECT_EQ(json::parse(render(doc, "json")), doc);
+}
+
+TEST(Writers, UnknownFormatIsAnError) {
+    EXPECT_THROW(render(sample_document(), "xml"), std::invalid_argument);
+}
+
+TEST(Writers, SurviveMinimalRecords) {
+    json bare = {{"id", "x"}, {"status", "error"}, {"status_detail", "error: boom"}};
+    const json doc = make_run_document({}, {}, {}, json::array({bare}));
+    for (const auto& f : report_formats()) EXPECT_NO_THROW(render(doc, f.c_str())) << f;
+    EXPECT_NE(render(doc, "table").find("error: boom"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rwkvb

@@ -1,0 +1,160 @@
+// run_cell in process (no isolation) with the reference plugin on the tiny official fixture
+// checkpoints, every scenario with tiny parameters; every record must match the schema, and so
+// must the run document made from them.
+#include "cell.hpp"
+#include "errors.hpp"
+#include "report_writers.hpp"
+#include "results.hpp"
+#include "sample_document.hpp"
+#include "schema_validator.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+namespace rwkvb {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string joined(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& e : v) s += e + "\n";
+    return s;
+}
+
+class RunCell : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        setenv("RWKVBENCH_PLUGIN_PATH", RWKVB_PLUGIN_DIR, 1);  // the golden is found by name
+        cache_ = fs::temp_directory_path() / ("rwkvb-h2-runcell-" + std::to_string(::getpid()));
+        fs::remove_all(cache_);
+        fs::create_directories(cache_);
+    }
+    static void TearDownTestSuite() { fs::remove_all(cache_); }
+
+    static CellSpec spec(const std::string& scenario, const std::string& model = "rwkv7-tiny") {
+        CellSpec s;
+        s.backend = "reference";
+        s.plugin_path = fs::path(RWKVB_PLUGIN_DIR) / "librwkvb_reference.so";
+        s.workload = model;
+        s.model_path = fs::path(RWKVB_FIXTURES_DIR) / model / "model.safetensors";
+        s.scenario = scenario;
+        s.dtype = "f32";
+        s.threads = 1;
+        s.params.prompt_tokens = 6;
+        s.params.decode_tokens = 3;
+        s.params.batch = 2;
+        s.params.long_positions = 80;
+        s.params.long_samples = 3;
+        s.params.parity_tokens = 6;
+        s.params.warmup = 1;
+        s.params.repetitions = 2;
+        s.params.min_time_s = 0;
+        return s;
+    }
+    static CellEnvironment env() {
+        CellEnvironment e;
+        e.cache_dir = cache_;
+        e.limits = {{"schema", "rwkvbench-limits"}, {"memory_read_gbps", 20.0}, {"gemm_f32_gflops", 50.0}};
+        return e;
+    }
+    static void expect_valid(const json& rec) {
+        const auto errors = validate_json(rec, testing::sub_schema(load_results_schema(), "cell"));
+        EXPECT_TRUE(errors.empty()) << joined(errors) << rec.dump(1).substr(0, 4000);
+    }
+    static inline fs::path cache_;
+};
+
+TEST_F(RunCell, Prefill) {
+    const json r = run_cell(spec("prefill"), env());
+    expect_valid(r);
+    EXPECT_EQ(r["status"], "ok");
+    EXPECT_EQ(r["timings"]["forward"]["n"].get<int>(), 2);
+    EXPECT_GT(r["throughput"]["tokens_per_s"].get<double>(), 0);
+    EXPECT_TRUE(r["roofline"]["gflops_fraction_of_limit"].is_number());
+    EXPECT_EQ(r["model"]["version"], "7");
+    EXPECT_GT(r["memory"]["peak_rss_bytes"].get<uint64_t>(), 0u);
+}
+
+TEST_F(RunCell, DecodeAndBatch) {
+    const json d = run_cell(spec("decode"), env());
+    expect_valid(d);
+    EXPECT_EQ(d["timings"]["token"]["n"].get<int>(), 2 * 3);  // repetitions × decode_tokens, no warm-up
+    EXPECT_EQ(d["timings"]["sequence"]["n"].get<int>(), 2);
+    EXPECT_TRUE(d["roofline"]["gbps_fraction_of_limit"].is_number());
+    const json b = run_cell(spec("batch"), env());
+    expect_valid(b);
+    EXPECT_EQ(b["throughput"]["batch"], 2);
+    EXPECT_NEAR(b["throughput"]["tokens_per_s"].get<double>(), 2 * b["throughput"]["per_stream_tokens_per_s"].get<double>(),
+                1e-9 * b["throughput"]["tokens_per_s"].get<double>());
+}
+
+TEST_F(RunCell, LongAdvancesThroughEveryPosition) {
+    const json r = run_cell(spec("long"), env());
+    expect_valid(r);
+    const auto& pos = r["long"]["positions"];
+    ASSERT_GE(pos.size(), 2u);
+    EXPECT_EQ(pos.back(), 80 - 4);  // the last window ends at long_positions
+    EXPECT_EQ(r["long"]["state_bytes"].front(), r["long"]["state_bytes"].back());  // RWKV: flat state
+    EXPECT_EQ(r["long"]["latency_samples_s"][0].size(), 4u);
+}
+
+TEST_F(RunCell, ParityAgainstItselfPassesAndTheGoldenIsCached) {
+    const json first = run_cell(spec("parity", "rwkv4-tiny"), env());
+    expect_valid(first);
+    EXPECT_EQ(first["parity"]["verdict"], "PASS") << first["parity"].dump();
+    EXPECT_LE(first["parity"]["rel_l2"]["max"].get<double>(), 1e-12);
+    const json second = run_cell(spec("parity", "rwkv4-tiny"), env());
+    EXPECT_FALSE(first["parity"]["golden"]["from_cache"].get<bool>());
+    EXPECT_TRUE(second["parity"]["golden"]["from_cache"].get<bool>());
+    EXPECT_EQ(first["parity"]["golden"]["key"], second["parity"]["golden"]["key"]);
+    EXPECT_TRUE(fs::exists(second["parity"]["golden"]["cache_path"].get<std::string>()));
+}
+
+TEST_F(RunCell, ThresholdOverridesAreAppliedAndRecorded) {
+    CellSpec s = spec("parity", "rwkv4-tiny");
+    s.parity_thresholds = {{"max_rel_l2", 0.5}, {"max_mean_kl", 0.1}, {"min_top1", nullptr}};
+    const json r = run_cell(s, env());
+    EXPECT_EQ(r["parity"]["thresholds"]["max_rel_l2"], 0.5);
+    EXPECT_EQ(r["parity"]["thresholds"]["max_mean_kl"], 0.1);
+    EXPECT_TRUE(r["parity"]["thresholds"]["min_top1"].is_null());
+}
+
+TEST_F(RunCell, BadInputsAreInputErrors) {
+    CellSpec s = spec("decode");
+    s.scenario = "sprint";
+    EXPECT_THROW(run_cell(s, env()), InputError);
+    s = spec("decode");
+    s.dtype = "f12";
+    EXPECT_THROW(run_cell(s, env()), InputError);
+    s = spec("decode");
+    s.model_path = "/nonexistent/model.safetensors";
+    EXPECT_THROW(run_cell(s, env()), InputError);
+    s = spec("batch");
+    s.params.batch = 0;
+    EXPECT_THROW(run_cell(s, env()), InputError);
+    s = spec("parity");
+    s.parity_thresholds = {{"max_rel", 1}};
+    EXPECT_THROW(run_cell(s, env()), InputError);
+}
+
+TEST_F(RunCell, RunDocumentOfRealRecordsValidates) {
+    json cells = json::array();
+    for (const char* sc : {"parity", "prefill", "decode"}) cells.push_back(run_cell(spec(sc), env()));
+    const json doc = make_run_document({{"tool", "rwkvbench"}}, json::object(), env().limits, cells);
+    const auto errors = validate_json(doc, load_results_schema());
+    EXPECT_TRUE(errors.empty()) << joined(errors);
+    EXPECT_EQ(run_exit_code(doc), 0);
+    EXPECT_TRUE(doc["cells"][2]["certification"]["certified"].get<bool>());
+    std::ostringstream out;
+    write_report(doc, "table", out);
+    EXPECT_NE(out.str().find("reference"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rwkvb
