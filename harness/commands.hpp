@@ -5,10 +5,13 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <map>
 
 namespace rwkvb {
 
 void set_action(CLI::App* command, std::function<int()> action);
+// The actions set so far, by subcommand (main() runs the one parsed).
+std::map<const CLI::App*, std::function<int()>>& command_actions();
 
 void register_models(CLI::App& app);   // cmd_models.cpp: list presets with their costs
 void register_synth(CLI::App& app);    // cmd_synth.cpp: write synthetic weights

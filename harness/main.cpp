@@ -7,19 +7,6 @@
 
 #include <cstdio>
 #include <exception>
-#include <map>
-
-namespace rwkvb {
-namespace {
-std::map<const CLI::App*, std::function<int()>>& actions() {
-    static std::map<const CLI::App*, std::function<int()>> a;
-    return a;
-}
-}  // namespace
-
-void set_action(CLI::App* command, std::function<int()> action) { actions()[command] = std::move(action); }
-
-}  // namespace rwkvb
 
 int main(int argc, char** argv) {
     using namespace rwkvb;
@@ -44,7 +31,7 @@ int main(int argc, char** argv) {
     }
     try {
         for (const CLI::App* sub : app.get_subcommands())
-            if (auto it = actions().find(sub); it != actions().end()) return it->second();
+            if (auto it = command_actions().find(sub); it != command_actions().end()) return it->second();
         return kExitInternal;
     } catch (const InputError& e) {
         std::fprintf(stderr, "rwkvbench: error: %s\n", e.what());
