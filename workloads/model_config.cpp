@@ -287,7 +287,20 @@ ModelConfig detect_config(std::span<const TensorView> tensors, const std::string
                                  ix.find("emb.weight") ? "no 'blocks.<i>.*' tensors" : "no 'emb.weight' tensor",
                                  hint));
     }
-    if (max_block >= INT32_MAX) fail(source, fmt::format("block index {} out of range", max_block));
+    // A stray huge block index must not make us build (and report) billions of expected names:
+    // name the first block that has no tensors at all.
+    if (uint64_t(max_block) >= tensors.size()) {
+        std::vector<bool> present(tensors.size() + 1, false);
+        std::string highest;
+        for (const TensorView& t : tensors)
+            if (auto i = block_index(t.name)) {
+                if (uint64_t(*i) < present.size()) present[size_t(*i)] = true;
+                if (*i == max_block) highest = t.name;
+            }
+        const size_t gap = size_t(std::find(present.begin(), present.end(), false) - present.begin());
+        fail(source, fmt::format("tensor '{}' is in block {}, but block {} has no tensors (missing tensor "
+                                 "'blocks.{}.ln1.weight')", highest, max_block, gap, gap));
+    }
 
     ModelConfig c{};
     c.n_layer = int32_t(max_block + 1);

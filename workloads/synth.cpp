@@ -4,8 +4,15 @@
 //  - values use only correctly rounded IEEE operations (+ − × ÷, integer→float, frexp/ldexp).
 //    Matrices are uniform with the wanted standard deviation (one float multiply per entry);
 //    the few per-channel ramps that need pow/exp/log use the small fixed-series versions below
-//    instead of libm, whose results may differ between libc versions. The project builds in
-//    ISO C++ mode (CMAKE_CXX_EXTENSIONS OFF), where GCC does not contract a*b+c into FMA.
+//    instead of libm, whose results may differ between libc versions. GCC and clang would
+//    otherwise fuse a*b+c into one FMA where the target has it (-march=x86-64-v3 does, a
+//    baseline build does not), changing roundings: contraction is off for this whole file,
+//    set before any include so every function here shares the same options (and inlines).
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 #include "synth.hpp"
 
 #include "errors.hpp"

@@ -220,6 +220,9 @@ TEST(ModelConfig, BrokenCheckpointsGiveOneLineNamingTheTensor) {
     v.push_back(TensorView{"blocks.3.ln1.weight", DType::F32, {128}, nullptr, 0});
     expect_error(v, {"missing tensor 'blocks.2."});
     v = views_of(c7);
+    v.push_back(TensorView{"blocks.2000000000.ln1.weight", DType::F32, {128}, nullptr, 0});
+    expect_error(v, {"'blocks.2000000000.ln1.weight'", "block 2 has no tensors"});
+    v = views_of(c7);
     v.push_back(TensorView{"blocks.0.ffn.s_emb.weight", DType::F32, {512, 32}, nullptr, 0});
     expect_error(v, {"unexpected tensor 'blocks.0.ffn.s_emb.weight'"});
     // v6 LoRA width not a multiple of 5.
