@@ -345,7 +345,12 @@ void SafetensorsWriter::write(const std::filesystem::path& path, Sync sync) cons
         header[e.name] = {{"dtype", dtype_name(e.dtype)}, {"shape", e.shape},
                           {"data_offsets", {offsets.back(), data_size}}};
     }
-    std::string text = header.dump();
+    std::string text;
+    try {
+        text = header.dump();
+    } catch (const nlohmann::json::exception&) {  // strings must be valid UTF-8 in JSON
+        fail(path, "a tensor name or metadata string is not valid UTF-8");
+    }
     text.resize((text.size() + 7) / 8 * 8, ' ');  // pad so the data area starts 8-aligned
     const uint64_t total = 8 + text.size() + data_size;
 

@@ -56,7 +56,7 @@ TEST(SafetensorsRoundTrip, EveryDtypeWithMetadataScalarAndEmpty) {
         {"f64", DType::F64, {3, 5}},  {"f32", DType::F32, {7}},    {"f16", DType::F16, {2, 3, 3}},
         {"bf16", DType::BF16, {11}},  {"i32", DType::I32, {4, 1}}, {"i8", DType::I8, {13}},
         {"u8", DType::U8, {1, 1, 9}}, {"scalar", DType::F32, {}},  {"empty", DType::F16, {0, 4}},
-        {"after_empty", DType::U8, {3}},
+        {"after_empty", DType::U8, {3}}, {"blocks.0.ünïcødé \"quoted\"", DType::I8, {2}},
     };
     SafetensorsWriter w;
     w.set_metadata("format", "pt");
@@ -151,6 +151,14 @@ TEST(SafetensorsWriter, RefusesDuplicatesAndLeavesNoFile) {
     } catch (const InputError& e) {
         EXPECT_NE(std::string(e.what()).find("'w'"), std::string::npos) << e.what();
     }
+    EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+
+    SafetensorsWriter bad_utf8;
+    bad_utf8.add_bytes("w\xff", DType::U8, {1}, pattern_bytes(1, 0));
+    EXPECT_THROW(bad_utf8.write(path), InputError);
+    SafetensorsWriter reserved;
+    reserved.add_bytes("__metadata__", DType::U8, {1}, pattern_bytes(1, 0));
+    EXPECT_THROW(reserved.write(path), InputError);
     EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 
     SafetensorsWriter neg;
