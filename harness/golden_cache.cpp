@@ -91,6 +91,7 @@ void write_golden(const std::filesystem::path& path, const GoldenLogits& g, std:
     w.set_metadata("golden_version", g.golden_version);
     w.add_bytes("tokens", DType::I32, {int64_t(tokens.size())}, std::as_bytes(tokens));
     w.add_bytes("logits", DType::F64, {g.steps, g.vocab}, std::as_bytes(std::span(g.logits)));
+    std::filesystem::create_directories(path.parent_path());
     w.write(path);
 }
 
