@@ -161,6 +161,7 @@ int run(const RunArgs& a) {
         return make_run_document(metadata, system, limits, done);
     };
 
+    dir->write_results(document());  // valid from the start, even if killed before any cell ends
     const size_t n = cells.size();
     for (size_t i = 0; i < n; ++i) {
         const CellSpec& spec = cells[i].spec;

@@ -153,7 +153,10 @@ TEST_F(E2E, KilledParentLosesNoFinishedCellAndResumeCompletesTheRun) {
         const json rec = json::parse(read_file(e.path()));
         EXPECT_TRUE(rec.contains("status")) << e.path();
     }
-    EXPECT_EQ(json::parse(read_file(run / "results.json")).at("cells").size(), finished);
+    // results.json is rewritten after each cell file: it may lag the last one by a cell.
+    const size_t in_results = json::parse(read_file(run / "results.json")).at("cells").size();
+    EXPECT_LE(in_results, finished);
+    EXPECT_GE(in_results + 1, finished);
 
     const auto o = rwkvbench({"run", "--resume", run.string(), "--skip-limits"});
     EXPECT_EQ(o.exit_code, 4) << o.output_tail;  // fault_hang timed out; nothing failed parity
