@@ -8,6 +8,9 @@
 
 #include <benchmark/benchmark.h>
 
+#include "safetensors.hpp"
+
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <unistd.h>
@@ -26,6 +29,22 @@ void BM_SynthFile(benchmark::State& state, std::string preset, DType dtype) {
     fs::remove(out);
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(weight_bytes(c, dtype)));
     state.counters["GB"] = double(weight_bytes(c, dtype)) / 1e9;
+}
+
+// Baseline: the same file with zero-filled tensors, i.e. the writer's own cost (mapping, page
+// faults, fsync). BM_SynthFile minus this is what generating the values costs.
+void BM_WriterZeros(benchmark::State& state, std::string preset) {
+    const ModelConfig& c = find_preset(preset)->config;
+    const fs::path out = fs::temp_directory_path() / ("rwkvb_bench_zeros_" + std::to_string(::getpid()) + ".safetensors");
+    for (auto _ : state) {
+        SafetensorsWriter w;
+        for (const TensorSpec& s : expected_tensors(c))
+            if (s.standard)
+                w.add(s.name, DType::F32, s.shape, [](std::span<std::byte> b) { std::memset(b.data(), 0, b.size()); });
+        w.write(out);
+    }
+    fs::remove(out);
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(weight_bytes(c, DType::F32)));
 }
 
 void BM_SynthFill(benchmark::State& state, std::string preset) {
@@ -49,6 +68,8 @@ const bool registered = [] {
         benchmark::RegisterBenchmark(("BM_SynthFile/" + std::string(p) + "/bf16").c_str(), BM_SynthFile, p, DType::BF16)
             ->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);
     }
+    benchmark::RegisterBenchmark("BM_WriterZeros/rwkv7-0.1b/f32", BM_WriterZeros, "rwkv7-0.1b")
+        ->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);
     benchmark::RegisterBenchmark("BM_SynthFill/rwkv7-0.1b-head", BM_SynthFill, "rwkv7-0.1b")
         ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
     return true;
