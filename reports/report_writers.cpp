@@ -131,9 +131,18 @@ std::vector<std::string> notes_of(const json& doc) {
     if (s && s->contains("uncertified_cells") && !(*s)["uncertified_cells"].empty())
         notes.push_back(fmt::format("uncertified: {} cell(s) whose parity group did not PASS or had no parity cell",
                                     (*s)["uncertified_cells"].size()));
-    if (s && s->contains("noisy_cells"))
-        for (const auto& id : (*s)["noisy_cells"])
-            notes.push_back(fmt::format("noisy (CV above threshold): {}", id.is_string() ? id.get<std::string>() : ""));
+    if (s && s->contains("noisy_cells") && !(*s)["noisy_cells"].empty()) {
+        std::string ids;
+        for (const auto& id : (*s)["noisy_cells"]) ids += (ids.empty() ? "" : ", ") + (id.is_string() ? id.get<std::string>() : "");
+        notes.push_back("noisy (coefficient of variation above threshold; see host load in the JSON): " + ids);
+    }
+    bool above = false;
+    if (auto cells = doc.find("cells"); cells != doc.end() && cells->is_array())
+        for (const auto& c : *cells)
+            for (const char* k : {"gbps_fraction_of_limit", "gflops_fraction_of_limit"})
+                above = above || number(c, {"roofline", k}) > 1.0;
+    if (above)
+        notes.push_back("a fraction above 100%: the weights fit in a cache, so the DRAM ceiling does not bound them");
     if (auto cells = doc.find("cells"); cells != doc.end() && cells->is_array())
         for (const auto& c : *cells) {
             if (c.value("status", "ok") != "ok" && c.value("status", "") != "skipped")

@@ -13,6 +13,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 namespace rwkvb {
@@ -154,6 +155,24 @@ TEST_F(RunCell, RunDocumentOfRealRecordsValidates) {
     std::ostringstream out;
     write_report(doc, "table", out);
     EXPECT_NE(out.str().find("reference"), std::string::npos);
+}
+
+// The real thing: `rwkvbench run` in worker processes; its results.json must match the schema.
+TEST_F(RunCell, ResultsOfTheRealCommandValidate) {
+    const fs::path dir = cache_ / "run";
+    const std::string cmd = std::string("RWKVBENCH_CACHE_DIR=") + cache_.string() + " " + RWKVB_BINARY +
+                            " run -b reference -w rwkv7-tiny -s decode parity --prompt 4 --tokens 2 --parity-tokens 4"
+                            " --repetitions 2 --min-time 0 --skip-limits --threads 1 --dir " + dir.string() +
+                            " > " + (cache_ / "run.log").string() + " 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << "see " << (cache_ / "run.log");
+    std::ifstream in(dir / "results.json");
+    ASSERT_TRUE(in);
+    const json doc = json::parse(in);
+    const auto errors = validate_json(doc, load_results_schema());
+    EXPECT_TRUE(errors.empty()) << joined(errors);
+    ASSERT_EQ(doc["cells"].size(), 2u);
+    EXPECT_EQ(doc["summary"]["exit_code"], 0);
+    for (const auto& c : doc["cells"]) EXPECT_EQ(c["status"], "ok") << c.dump(1);
 }
 
 }  // namespace
