@@ -122,6 +122,7 @@ Engine::Engine(const DeviceEntry& dev, const Options& opt) : dev_(dev), opt_(opt
     tm_ = opt.tile_m ? opt.tile_m : 4;
     tn_ = opt.tile_n ? opt.tile_n : 2;
     gemv_rows_ = opt.gemv_max_rows ? opt.gemv_max_rows : 4;
+    gemv_per_group_ = opt.gemv == Options::Gemv::Auto ? !facts_.is_cpu : opt.gemv == Options::Gemv::Group;
 }
 
 // ---- loading ----------------------------------------------------------------------------------
@@ -235,6 +236,7 @@ void Engine::build_program() {
         }
     };
     k_.gemv = make_kernel(p, "gemv");
+    k_.gemv_wg = make_kernel(p, "gemv_wg");
     k_.gemm = make_kernel(p, "gemm");
     k_.layernorm = make_kernel(p, "layernorm");
     k_.groupnorm_gate = make_kernel(p, "groupnorm_gate");
@@ -535,7 +537,10 @@ void Engine::ensure_logits(int rows) {
 void Engine::matmul(const cl::Buffer& x, int x_off, int ldx, const Matrix& w, const cl::Buffer& y, int y_off,
                     int ldy, int M, int act, bool accumulate) {
     const cl_int N = w.rows, K = w.cols, acc = accumulate ? 1 : 0;
-    if (M <= gemv_rows_) {
+    if (M <= gemv_rows_ && gemv_per_group_) {
+        launch(queue_, k_.gemv_wg, cl::NDRange(static_cast<size_t>(N) * wg_), cl::NDRange(wg_), x, x_off, ldx, w.buf,
+               y, y_off, ldy, static_cast<cl_int>(M), N, K, static_cast<cl_int>(act), acc);
+    } else if (M <= gemv_rows_) {
         const size_t local = std::min<size_t>(64, facts_.max_wg);
         launch(queue_, k_.gemv, cl::NDRange(round_up(N, local)), cl::NDRange(local), x, x_off, ldx, w.buf, y, y_off,
                ldy, static_cast<cl_int>(M), N, K, static_cast<cl_int>(act), acc);

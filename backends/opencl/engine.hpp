@@ -49,7 +49,7 @@ public:
 
 private:
     struct Kernels {
-        cl::Kernel gemv, gemm, layernorm, groupnorm_gate, v7_groupnorm_bonus, token_shift, mix,
+        cl::Kernel gemv, gemv_wg, gemm, layernorm, groupnorm_gate, v7_groupnorm_bonus, token_shift, mix,
             v6_mix, v6_decay, mul_add, fill, wkv4, wkv5, v7_prep, wkv7;
     };
 
@@ -100,6 +100,7 @@ private:
     Matrix head_;
     std::vector<Layer> layers_;
     int wg_ = 64, tm_ = 4, tn_ = 2, gemv_rows_ = 4;
+    bool gemv_per_group_ = false;  // gemv_wg (GPUs) instead of gemv (CPUs)
     size_t wkv_floats_ = 0;  // per stream per layer
     int lora_max_ = 0;
 

@@ -45,6 +45,13 @@ Options parse_options(const char* text) {
                                   "option tile=" + value + ": expected ROWSxCOLS, e.g. 4x2");
             o.tile_m = parse_int("tile", value.substr(0, x), 1, 8);
             o.tile_n = parse_int("tile", value.substr(x + 1), 1, 8);
+        } else if (key == "gemv") {
+            if (value == "row")
+                o.gemv = Options::Gemv::Row;
+            else if (value == "group")
+                o.gemv = Options::Gemv::Group;
+            else
+                throw PluginError(RWKVB_ERR_INVALID_ARGUMENT, "option gemv=" + value + ": expected row or group");
         } else if (key == "gemv_rows") {
             o.gemv_max_rows = parse_int(key, value, 1, 1 << 20);
         } else if (key == "cache_dir") {

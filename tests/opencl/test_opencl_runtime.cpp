@@ -134,7 +134,7 @@ TEST(BinaryCache, WrittenReusedAndRepaired) {
 // Options: overrides give the same numbers; bad values are one-line errors.
 TEST(Options, OverridesAndBadValues) {
     const Fixture f = load_fixture("rwkv6-tiny");
-    for (const char* opt : {"wg=16,tile=1x1,gemv_rows=1", "wg=128,tile=3x4,gemv_rows=64,threads=7,unknown=1"}) {
+    for (const char* opt : {"wg=16,tile=1x1,gemv_rows=1,gemv=group", "wg=128,tile=3x4,gemv_rows=64,gemv=row,threads=7,unknown=1"}) {
         Session s(opencl_plugin(), 0, test_options(opt));
         s.load(f.config, f.model->tensors(), DType::F32);
         rwkvb_state* st = s.new_state(1);
@@ -143,10 +143,15 @@ TEST(Options, OverridesAndBadValues) {
         for (int t = 0; t < f.T; ++t)
             EXPECT_LE(rel_l2(&out[static_cast<size_t>(t) * f.V], &f.logits[static_cast<size_t>(t) * f.V], f.V), 2e-5)
                 << opt << " step " << t;
+        s.reset_state(st);  // and one token at a time (the gemv kernels)
+        for (int t = 0; t < 6; ++t) {
+            s.forward(st, &f.tokens[t], 1, 1, out.data(), RWKVB_LOGITS_LAST);
+            EXPECT_LE(rel_l2(out.data(), &f.logits[static_cast<size_t>(t) * f.V], f.V), 2e-5) << opt << " decode " << t;
+        }
         s.free_state(st);
     }
     auto p = opencl_plugin();
-    for (const char* bad : {"wg=3", "wg=abc", "tile=4", "tile=0x2", "cache_dir="}) {
+    for (const char* bad : {"wg=3", "wg=abc", "tile=4", "tile=0x2", "cache_dir=", "gemv=fast"}) {
         rwkvb_context* ctx = nullptr;
         EXPECT_EQ(p->table().create(0, bad, &ctx), RWKVB_ERR_INVALID_ARGUMENT) << bad;
         EXPECT_EQ(ctx, nullptr);

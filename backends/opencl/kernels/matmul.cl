@@ -1,7 +1,10 @@
 // Products with weights stored [N][K] row-major (the checkpoint's nn.Linear layout):
 //   y[m][n] = act(sum_k x[m][k] * w[n][k])      or, with accumulate, y[m][n] += that sum.
 // x rows are ldx floats apart; y rows ldy. x_off / y_off are element offsets into the buffers.
-// gemv: one work-item per output column n, all M rows (few rows: decode).
+// gemv: one work-item per output column n, all M rows (few rows: decode on CPUs, where one
+//       work-item streams one weight row).
+// gemv_wg: one work-group of WG items per output column, the items striding over k so that
+//       neighbouring items read neighbouring weights (coalesced: decode on GPUs).
 // gemm: one work-item per TM×TN tile of y, float8 along k (many rows: prefill).
 
 #ifndef TM
@@ -149,5 +152,26 @@ __kernel void gemm(__global const float* x, int x_off, int ldx,
 #pragma unroll
         for (int j = 0; j < TN; ++j)
             if (n0 + j < N) store_out(y + (size_t)(m0 + i) * ldy + n0 + j, s[i][j], act, accumulate);
+    }
+}
+
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void gemv_wg(__global const float* x, int x_off, int ldx,
+             __global const wtype* w,
+             __global float* y, int y_off, int ldy,
+             int M, int N, int K, int act, int accumulate) {
+    __local float scratch[WG];
+    const int n = get_group_id(0);
+    const int lid = get_local_id(0);
+    x += x_off;
+    y += y_off;
+    __global const wtype* wr = w + (size_t)n * K;
+    for (int m = 0; m < M; ++m) {
+        __global const float* xm = x + (size_t)m * ldx;
+        float s = 0.0f;
+        for (int k = lid; k < K; k += WG) s = mad(LOADW1(wr, k), xm[k], s);
+        s = group_sum(s, scratch, WG);
+        if (lid == 0) store_out(y + (size_t)m * ldy + n, s, act, accumulate);
     }
 }

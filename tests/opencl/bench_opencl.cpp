@@ -1,0 +1,177 @@
+// Benchmarks of the OpenCL backend: decode and prefill-512 through the plugin ABI on a preset's
+// shapes with synthetic weights, and the matrix kernels alone. Rates are real-time (PoCL runs
+// its own threads) and come with bytes/s or FLOP/s counters for the roofline (DESIGN.md §5).
+//   bench_opencl --benchmark_filter=0.1b --benchmark_repetitions=5 --benchmark_report_aggregates_only
+#include "cl_common.hpp"
+#include "devices.hpp"
+#include "plugin.hpp"
+#include "presets.hpp"
+#include "program.hpp"
+#include "synth.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <random>
+
+namespace rwkvb::ocl {
+const char* kernel_source();
+}
+
+namespace {
+
+using namespace rwkvb;
+
+// A loaded model with synthetic weights (kept for the whole run: 0.1b loads once).
+struct Loaded {
+    ModelConfig config{};
+    std::vector<std::vector<std::byte>> storage;
+    std::vector<TensorView> views;
+    std::unique_ptr<Session> session;
+};
+
+Loaded& model(const std::string& preset) {
+    static std::map<std::string, std::unique_ptr<Loaded>> cache;
+    auto& slot = cache[preset];
+    if (slot) return *slot;
+    setenv("POCL_CACHE_DIR", RWKVB_BENCH_CACHE_DIR "/pocl", 0);
+    const Preset* p = find_preset(preset);
+    if (!p) throw std::runtime_error("unknown preset " + preset);
+    auto m = std::make_unique<Loaded>();
+    m->config = p->config;
+    for (const auto& spec : expected_tensors(m->config)) {
+        if (!spec.standard) continue;
+        int64_t n = 1;
+        for (auto d : spec.shape) n *= d;
+        m->storage.emplace_back(static_cast<size_t>(n) * 4);
+        fill_synthetic_tensor(m->config, 42, spec, DType::F32, m->storage.back());
+        TensorView v;
+        v.name = spec.name;
+        v.dtype = DType::F32;
+        v.shape = spec.shape;
+        v.data = m->storage.back().data();
+        v.nbytes = m->storage.back().size();
+        m->views.push_back(v);
+    }
+    auto plugin = Plugin::load(std::string(RWKVB_PLUGIN_DIR) + "/librwkvb_opencl.so");
+    m->session = std::make_unique<Session>(plugin, 0, "cache_dir=" RWKVB_BENCH_CACHE_DIR);
+    m->session->load(m->config, m->views, DType::F32);
+    slot = std::move(m);
+    return *slot;
+}
+
+void BM_Decode(benchmark::State& st, const std::string& preset) {
+    Loaded& m = model(preset);
+    rwkvb_state* s = m.session->new_state(1);
+    std::vector<float> logits(m.config.vocab_size);
+    int32_t tok = 1;
+    for (int i = 0; i < 3; ++i) m.session->forward(s, &tok, 1, 1, logits.data(), RWKVB_LOGITS_LAST);  // warm-up
+    for (auto _ : st) {
+        m.session->forward(s, &tok, 1, 1, logits.data(), RWKVB_LOGITS_LAST);
+        tok = (tok * 31 + 7) % m.config.vocab_size;
+    }
+    const ModelCost c = model_cost(m.config);
+    st.counters["weight_bytes/s"] = benchmark::Counter(c.weight_bytes_per_token(DType::F32) * st.iterations(),
+                                                       benchmark::Counter::kIsRate);
+    st.counters["tokens/s"] = benchmark::Counter(st.iterations(), benchmark::Counter::kIsRate);
+    m.session->free_state(s);
+}
+
+void BM_Prefill(benchmark::State& st, const std::string& preset, int T) {
+    Loaded& m = model(preset);
+    rwkvb_state* s = m.session->new_state(1);
+    std::vector<float> logits(m.config.vocab_size);
+    std::vector<int32_t> toks(T);
+    for (int i = 0; i < T; ++i) toks[i] = (i * 131 + 5) % m.config.vocab_size;
+    m.session->forward(s, toks.data(), T, 1, logits.data(), RWKVB_LOGITS_LAST);  // warm-up
+    for (auto _ : st) {
+        st.PauseTiming();
+        m.session->reset_state(s);
+        m.session->synchronize();
+        st.ResumeTiming();
+        m.session->forward(s, toks.data(), T, 1, logits.data(), RWKVB_LOGITS_LAST);
+    }
+    const ModelCost c = model_cost(m.config);
+    const double head = double(m.config.vocab_size) * m.config.n_embd;
+    const double flops = 2.0 * T * (double(c.matmul_weights) - head) + 2.0 * head;  // RWKV.md §8
+    st.counters["FLOP/s"] = benchmark::Counter(flops * st.iterations(), benchmark::Counter::kIsRate);
+    st.counters["tokens/s"] = benchmark::Counter(double(T) * st.iterations(), benchmark::Counter::kIsRate);
+    m.session->free_state(s);
+}
+
+// The gemv / gemm kernels alone, built the way the plugin builds them.
+struct KernelRig {
+    cl::Context ctx;
+    cl::CommandQueue q;
+    cl::Program prog;
+    KernelRig() {
+        setenv("POCL_CACHE_DIR", RWKVB_BENCH_CACHE_DIR "/pocl", 0);
+        const auto& list = ocl::device_list();
+        if (list.devices.empty()) throw std::runtime_error(list.error);
+        const cl::Device dev = list.devices[0].device;
+        ctx = cl::Context(dev);
+        q = cl::CommandQueue(ctx, dev);
+        std::string log;
+        const char* tile = std::getenv("RWKVB_BENCH_TILE");  // e.g. "-DTM=4 -DTN=2"
+        prog = ocl::build_program(ctx, dev, ocl::kernel_source(),
+                                  std::string("-cl-std=CL1.2 -DHEAD=64 -DWG=64 ") + (tile ? tile : "-DTM=4 -DTN=2"),
+                                  RWKVB_BENCH_CACHE_DIR, &log)
+                   .program;
+    }
+    static KernelRig& get() {
+        static KernelRig r;
+        return r;
+    }
+};
+
+cl::Buffer random_buffer(KernelRig& r, size_t n) {
+    std::vector<float> v(n);
+    std::mt19937 g(7);
+    std::uniform_real_distribution<float> d(-1.f, 1.f);
+    for (auto& x : v) x = d(g);
+    return cl::Buffer(r.ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, n * sizeof(float), v.data());
+}
+
+void BM_MatKernel(benchmark::State& st, bool gemm) {
+    KernelRig& r = KernelRig::get();
+    const int M = static_cast<int>(st.range(0)), N = static_cast<int>(st.range(1)), K = static_cast<int>(st.range(2));
+    cl::Buffer x = random_buffer(r, static_cast<size_t>(M) * K), w = random_buffer(r, static_cast<size_t>(N) * K),
+               y = random_buffer(r, static_cast<size_t>(M) * N);
+    cl::Kernel k(r.prog, gemm ? "gemm" : "gemv");
+    const cl_int zero = 0, act = 0, acc = 0;
+    int i = 0;
+    for (const auto& a : {x}) k.setArg(i++, a);
+    k.setArg(i++, zero); k.setArg(i++, K); k.setArg(i++, w); k.setArg(i++, y); k.setArg(i++, zero);
+    k.setArg(i++, N); k.setArg(i++, M); k.setArg(i++, N); k.setArg(i++, K); k.setArg(i++, act); k.setArg(i++, acc);
+    const int tm = 4, tn = 2;  // must match the build's TM/TN for gemm's grid (default)
+    const cl::NDRange global = gemm ? cl::NDRange((N / tn + 15) / 16 * 16, (M / tm + 3) / 4 * 4)
+                                    : cl::NDRange((N + 63) / 64 * 64);
+    const cl::NDRange local = gemm ? cl::NDRange(16, 4) : cl::NDRange(64);
+    r.q.enqueueNDRangeKernel(k, cl::NullRange, global, local);
+    r.q.finish();
+    for (auto _ : st) {
+        r.q.enqueueNDRangeKernel(k, cl::NullRange, global, local);
+        r.q.finish();
+    }
+    st.counters["weight_bytes/s"] =
+        benchmark::Counter(double(N) * K * 4 * st.iterations(), benchmark::Counter::kIsRate);
+    st.counters["FLOP/s"] = benchmark::Counter(2.0 * M * N * K * st.iterations(), benchmark::Counter::kIsRate);
+}
+
+}  // namespace
+
+// rwkv7-0.1b: L12 D768 F3072 V65536 (Dw64 Da64 Dv32 Dg128). "small" cases keep the ctest smoke fast.
+BENCHMARK_CAPTURE(BM_Decode, rwkv7_0_1b, std::string("rwkv7-0.1b"))->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Prefill, rwkv7_0_1b_512, std::string("rwkv7-0.1b"), 512)
+    ->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK_CAPTURE(BM_MatKernel, gemv_head, false)->Args({1, 65536, 768})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_MatKernel, gemv_ffn, false)->Args({1, 3072, 768})->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_MatKernel, gemm_ffn_512, true)->Args({512, 3072, 768})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Decode, small_rwkv7, std::string("rwkv7-small"))->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Prefill, small_rwkv7_64, std::string("rwkv7-small"), 64)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Decode, small_rwkv4, std::string("rwkv4-small"))->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_MatKernel, small_gemm, true)->Args({64, 256, 256})->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+BENCHMARK_MAIN();
