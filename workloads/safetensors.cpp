@@ -266,6 +266,10 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     sorted.reserve(ranges.size());
     for (const Range& r : ranges) sorted.push_back(std::move(f.tensors_[r.index]));
     f.tensors_ = std::move(sorted);
+    f.by_name_.resize(f.tensors_.size());
+    for (size_t i = 0; i < f.by_name_.size(); ++i) f.by_name_[i] = i;
+    std::sort(f.by_name_.begin(), f.by_name_.end(),
+              [&](size_t a, size_t b) { return f.tensors_[a].name < f.tensors_[b].name; });
     return f;
 }
 
@@ -274,6 +278,7 @@ SafetensorsFile::SafetensorsFile(SafetensorsFile&& o) noexcept
       map_(std::exchange(o.map_, nullptr)),
       size_(std::exchange(o.size_, 0)),
       tensors_(std::move(o.tensors_)),
+      by_name_(std::move(o.by_name_)),
       metadata_(std::move(o.metadata_)) {}
 
 SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& o) noexcept {
@@ -283,6 +288,7 @@ SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& o) noexcept {
         map_ = std::exchange(o.map_, nullptr);
         size_ = std::exchange(o.size_, 0);
         tensors_ = std::move(o.tensors_);
+        by_name_ = std::move(o.by_name_);
         metadata_ = std::move(o.metadata_);
     }
     return *this;
@@ -293,9 +299,10 @@ SafetensorsFile::~SafetensorsFile() {
 }
 
 const TensorView* SafetensorsFile::find(std::string_view name) const {
-    for (const TensorView& t : tensors_)
-        if (t.name == name) return &t;
-    return nullptr;
+    const auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                                     [&](size_t i, std::string_view n) { return tensors_[i].name < n; });
+    if (it == by_name_.end() || tensors_[*it].name != name) return nullptr;
+    return &tensors_[*it];
 }
 
 const TensorView& SafetensorsFile::at(std::string_view name) const {

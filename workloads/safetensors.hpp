@@ -56,6 +56,7 @@ private:
     void* map_ = nullptr;
     uint64_t size_ = 0;
     std::vector<TensorView> tensors_;
+    std::vector<size_t> by_name_;  // indices into tensors_, sorted by name: find() is O(log n)
     std::map<std::string, std::string> metadata_;
 };
 

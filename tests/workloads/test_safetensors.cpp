@@ -284,7 +284,10 @@ TEST(SafetensorsReader, OpensEveryFixtureModel) {
         EXPECT_GT(f.tensors().size(), 10u);
         EXPECT_TRUE(f.find("emb.weight") && f.find("head.weight"));
         EXPECT_EQ(f.metadata().count("vocab_size"), 1u);
-        for (const TensorView& t : f.tensors()) EXPECT_EQ(t.dtype, DType::F32) << t.name;
+        for (const TensorView& t : f.tensors()) {
+            EXPECT_EQ(t.dtype, DType::F32) << t.name;
+            EXPECT_EQ(f.find(t.name), &t);
+        }
         for (size_t i = 1; i < f.tensors().size(); ++i)
             EXPECT_LE(f.tensors()[i - 1].data + f.tensors()[i - 1].nbytes, f.tensors()[i].data);
     }
