@@ -53,9 +53,11 @@ void register_synth(CLI::App& app) {
         "The bytes depend only on (preset, seed, dtype): identical on every machine and thread count. "
         "Values follow the official initialisation ranges (decay, bonus, mix parameters), so "
         "activations stay well inside float16 range. Example:\n"
-        "  rwkvbench synth --preset rwkv7-0.1b --seed 1 -o rwkv7-0.1b.safetensors");
+        "  rwkvbench synth --preset rwkv7-0.1b --seed 1 -o rwkv7-0.1b.safetensors\n"
+        "  rwkvbench synth rwkv4-169m --dtype f16 -o rwkv4-169m-f16.safetensors");
     auto o = std::make_shared<SynthOptions>();
-    cmd->add_option("--preset", o->preset, "Preset name (see `rwkvbench models`), e.g. rwkv7-0.1b")->required();
+    cmd->add_option("preset,--preset", o->preset, "Preset name (see `rwkvbench models`), e.g. rwkv7-0.1b")
+        ->required();
     cmd->add_option("--seed", o->seed, "Seed of the weights (default 1)");
     cmd->add_option("--dtype", o->dtype, "Element type of the file: f32 (default), f16, bf16 or f64");
     cmd->add_option("-o,--output", o->output, "Output .safetensors path (written atomically)")->required();
