@@ -350,7 +350,8 @@ void write_synthetic_model(const ModelConfig& c, uint64_t seed, DType dtype, con
             fill_synthetic_tensor(c, seed, spec, dtype, bytes, per_tensor_threads);
         });
     }
-    w.write(out);
+    // Regenerable from (preset, seed): skip the fsync, which costs more than generating the values.
+    w.write(out, SafetensorsWriter::Sync::NoSync);
 }
 
 }  // namespace rwkvb
