@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <thread>
 
 namespace rwkvb::ocl {
 const char* kernel_source();
@@ -147,8 +148,9 @@ void BM_MatKernel(benchmark::State& st, bool gemm) {
     k.setArg(i++, N); k.setArg(i++, M); k.setArg(i++, N); k.setArg(i++, K); k.setArg(i++, act); k.setArg(i++, acc);
     const int tm = 4, tn = 2;  // must match the build's TM/TN for gemm's grid (default)
     const cl::NDRange global = gemm ? cl::NDRange((N / tn + 15) / 16 * 16, (M / tm + 3) / 4 * 4)
-                                    : cl::NDRange((N + 63) / 64 * 64);
-    const cl::NDRange local = gemm ? cl::NDRange(16, 4) : cl::NDRange(64);
+                                    : cl::NDRange((N + 255) / 256 * 256);
+    const char* gl = std::getenv("RWKVB_BENCH_GEMV_LOCAL");
+    const cl::NDRange local = gemm ? cl::NDRange(16, 4) : cl::NDRange(gl ? std::atoi(gl) : 64);
     r.q.enqueueNDRangeKernel(k, cl::NullRange, global, local);
     r.q.finish();
     for (auto _ : st) {
@@ -160,8 +162,32 @@ void BM_MatKernel(benchmark::State& st, bool gemm) {
     st.counters["FLOP/s"] = benchmark::Counter(2.0 * M * N * K * st.iterations(), benchmark::Counter::kIsRate);
 }
 
+// The host's read bandwidth at the same moment (2 threads summing 256 MiB): the roofline the
+// decode and gemv rates are a fraction of. This machine is shared, so it moves between runs.
+void BM_HostReadBandwidth(benchmark::State& st) {
+    static std::vector<float> a(size_t(64) << 20, 1.0f);
+    float sink = 0;
+    for (auto _ : st) {
+        float part[2] = {0, 0};
+        std::thread th[2];
+        for (int t = 0; t < 2; ++t)
+            th[t] = std::thread([&, t] {
+                const size_t n = a.size() / 2;
+                float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                for (size_t i = t * n; i < (t + 1) * n; i += 8)
+                    for (int j = 0; j < 8; ++j) acc[j] += a[i + j];
+                part[t] = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
+            });
+        for (auto& x : th) x.join();
+        sink += part[0] + part[1];
+    }
+    benchmark::DoNotOptimize(sink);
+    st.counters["bytes/s"] = benchmark::Counter(double(a.size()) * 4 * st.iterations(), benchmark::Counter::kIsRate);
+}
+
 }  // namespace
 
+BENCHMARK(BM_HostReadBandwidth)->UseRealTime()->Unit(benchmark::kMillisecond);
 // rwkv7-0.1b: L12 D768 F3072 V65536 (Dw64 Da64 Dv32 Dg128). "small" cases keep the ctest smoke fast.
 BENCHMARK_CAPTURE(BM_Decode, rwkv7_0_1b, std::string("rwkv7-0.1b"))->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Prefill, rwkv7_0_1b_512, std::string("rwkv7-0.1b"), 512)
