@@ -7,6 +7,7 @@
 #include "golden_cache.hpp"
 #include "model_config.hpp"
 #include "parity.hpp"
+#include "paths.hpp"
 #include "plugin.hpp"
 #include "presets.hpp"
 #include "safetensors.hpp"
@@ -68,7 +69,7 @@ void check_params(const ScenarioParams& p) {
     need(p.prompt_tokens >= 1, "prompt_tokens must be at least 1");
     need(p.decode_tokens >= 1, "decode_tokens must be at least 1");
     need(p.batch >= 1, "batch must be at least 1");
-    need(p.long_positions >= 2 * kLongWindowTokens, "long_positions must be at least 8");
+    need(p.long_positions >= 4 * kLongWindowTokens, "long_positions must be at least 16");
     need(p.long_samples >= 2, "long_samples must be at least 2");
     need(p.parity_tokens >= 1, "parity_tokens must be at least 1");
     need(p.warmup >= 0 && p.repetitions >= 1, "warmup must be ≥ 0 and repetitions ≥ 1");
@@ -215,15 +216,16 @@ void run_decode(Cell& c, json& rec, int batch) {
     set_noise(rec, step);
 }
 
+// Where each long window starts advancing from: log-spaced, the last window ending at `total`.
 std::vector<int> long_positions(int total, int samples) {
-    const int last = total - kLongWindowTokens;
+    const int last = total - kLongWindowTokens - 1;  // one un-timed token precedes each window
     const double lo = std::log(double(std::min(16, last))), hi = std::log(double(last));
     std::vector<int> pos;
     for (int i = 0; i < samples; ++i) {
         const int v = int(std::lround(std::exp(lo + (hi - lo) * i / double(samples - 1))));
-        if (pos.empty() || v > pos.back() + kLongWindowTokens - 1) pos.push_back(std::min(v, last));
+        if (pos.empty() || v > pos.back() + kLongWindowTokens) pos.push_back(std::min(v, last));
     }
-    if (pos.back() != last && last > pos.back() + kLongWindowTokens - 1) pos.push_back(last);
+    if (pos.back() != last && last > pos.back() + kLongWindowTokens) pos.push_back(last);
     return pos;
 }
 
@@ -244,12 +246,16 @@ void run_long(Cell& c, json& rec) {
             advance_s += c.forward_timed(st.state, &tokens[size_t(pos)], n, 1, RWKVB_LOGITS_NONE);
             pos += n, advanced += n;
         }
+        // One un-timed single-token step first, so every window is measured in the same steady
+        // decode mode rather than right after a sequence-mode chunk.
+        c.forward(st.state, &tokens[size_t(pos++)], 1, 1, RWKVB_LOGITS_LAST);
+        const int measured_at = pos;
         std::vector<double> w;
         for (int k = 0; k < kLongWindowTokens; ++k, ++pos)
             w.push_back(c.forward_timed(st.state, &tokens[size_t(pos)], 1, 1, RWKVB_LOGITS_LAST));
         all.insert(all.end(), w.begin(), w.end());
         medians.push_back(summarize(w).median);
-        pos_json.push_back(target);
+        pos_json.push_back(measured_at);
         windows.push_back(w);
         state_bytes.push_back(c.session->memory_usage().state);
         rss.push_back(current_rss_bytes());
@@ -281,7 +287,8 @@ void run_parity(Cell& c, json& rec) {
     const auto& p = c.spec.params;
     const auto tokens = synthetic_tokens(c.spec.seed, size_t(p.parity_tokens), c.config.vocab_size);
     const auto thresholds = thresholds_with_overrides(c.dtype, c.spec.parity_thresholds);
-    const GoldenLogits golden = golden_logits(c.env.cache_dir, c.file, c.config, tokens, c.spec.threads);
+    const auto dir = c.env.cache_dir.empty() ? cache_dir() : c.env.cache_dir;
+    const GoldenLogits golden = golden_logits(dir, c.file, c.config, tokens, c.spec.threads);
     const size_t v = size_t(c.config.vocab_size);
     std::vector<double> mine(tokens.size() * v);
     std::vector<double> lat;
