@@ -22,6 +22,9 @@ struct Fixture {
 
 // Every case listed in fixtures.json (throws if the file or a case is missing).
 std::vector<std::string> fixture_names();
+// The same for test registration: a missing fixtures.json yields one case "fixtures_missing",
+// whose test then FAILS naming the path (a throw at registration would hide the tests instead).
+std::vector<std::string> fixture_names_for_tests();
 Fixture load_fixture(const std::string& name);
 
 std::shared_ptr<Plugin> opencl_plugin();

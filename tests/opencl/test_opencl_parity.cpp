@@ -42,9 +42,9 @@ double check_rows(const Fixture& f, const float* out, int t0, int n, double boun
     return worst;
 }
 
-class Parity : public ::testing::TestWithParam<std::string> {};
+class OpenclParity : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(Parity, SequentialMatchesGolden) {
+TEST_P(OpenclParity, SequentialMatchesGolden) {
     const Fixture f = load_fixture(GetParam());
     auto r = open(f);
     std::vector<float> out(f.V);
@@ -57,7 +57,7 @@ TEST_P(Parity, SequentialMatchesGolden) {
     std::printf("%s sequential max rel L2 %.3g\n", f.name.c_str(), worst);
 }
 
-TEST_P(Parity, SequenceMatchesGolden) {
+TEST_P(OpenclParity, SequenceMatchesGolden) {
     const Fixture f = load_fixture(GetParam());
     auto r = open(f);
     std::vector<float> out(static_cast<size_t>(f.T) * f.V);
@@ -67,7 +67,7 @@ TEST_P(Parity, SequenceMatchesGolden) {
 }
 
 // Uneven pieces carrying the state, with LAST logits: each piece's last row must match.
-TEST_P(Parity, PiecesCarryState) {
+TEST_P(OpenclParity, PiecesCarryState) {
     const Fixture f = load_fixture(GetParam());
     auto r = open(f);
     std::vector<float> out(f.V);
@@ -81,7 +81,7 @@ TEST_P(Parity, PiecesCarryState) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Parity, ::testing::ValuesIn(fixture_names()),
+INSTANTIATE_TEST_SUITE_P(Fixtures, OpenclParity, ::testing::ValuesIn(fixture_names_for_tests()),
                          [](const auto& info) {
                              std::string n = info.param;
                              std::replace(n.begin(), n.end(), '-', '_');
@@ -90,9 +90,9 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Parity, ::testing::ValuesIn(fixture_names()),
 
 // Batch 3: stream 1 is the fixture; streams 0 and 2 run other tokens and must not disturb it,
 // and must equal their own batch-1 runs. Decode and sequence mode, every version's tiny case.
-class Batch : public ::testing::TestWithParam<std::string> {};
+class OpenclBatch : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(Batch, StreamsAreIndependent) {
+TEST_P(OpenclBatch, StreamsAreIndependent) {
     const Fixture f = load_fixture(GetParam());
     const int T = std::min(f.T, 24), B = 3, V = f.V;
     std::vector<int32_t> toks(static_cast<size_t>(B) * T);
@@ -131,7 +131,7 @@ TEST_P(Batch, StreamsAreIndependent) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiny, Batch, ::testing::Values("rwkv4-tiny", "rwkv5-tiny", "rwkv6-tiny", "rwkv7-tiny"),
+INSTANTIATE_TEST_SUITE_P(Tiny, OpenclBatch, ::testing::Values("rwkv4-tiny", "rwkv5-tiny", "rwkv6-tiny", "rwkv7-tiny"),
                          [](const auto& info) {
                              std::string n = info.param;
                              std::replace(n.begin(), n.end(), '-', '_');
@@ -139,7 +139,7 @@ INSTANTIATE_TEST_SUITE_P(Tiny, Batch, ::testing::Values("rwkv4-tiny", "rwkv5-tin
                          });
 
 // State export: sequential and sequence mode reach the same state; v4's pp starts at -1e30.
-TEST(State, ExportAgreesBetweenModes) {
+TEST(OpenclState, ExportAgreesBetweenModes) {
     for (const char* name : {"rwkv4-tiny", "rwkv5-tiny", "rwkv6-tiny", "rwkv7-tiny"}) {
         const Fixture f = load_fixture(name);
         auto a = open(f), b = open(f);
@@ -166,7 +166,7 @@ TEST(State, ExportAgreesBetweenModes) {
 }
 
 // f16 weights (vload_half works on every OpenCL 1.2 device): the f16 parity class of DESIGN.md §6.
-TEST(HalfWeights, WithinF16Bound) {
+TEST(OpenclHalfWeights, WithinF16Bound) {
     for (const char* name : {"rwkv4-small", "rwkv5-small", "rwkv6-small", "rwkv7-small"}) {
         const Fixture f = load_fixture(name);
         auto r = open(f, DType::F16);

@@ -17,7 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TEST(ErrorNames, KnownAndUnknownCodes) {
+TEST(OpenclErrorNames, KnownAndUnknownCodes) {
     EXPECT_EQ(ocl::cl_error_name(CL_OUT_OF_RESOURCES), "CL_OUT_OF_RESOURCES");
     EXPECT_EQ(ocl::cl_error_name(-5), "CL_OUT_OF_RESOURCES");
     EXPECT_EQ(ocl::cl_error_name(CL_MEM_OBJECT_ALLOCATION_FAILURE), "CL_MEM_OBJECT_ALLOCATION_FAILURE");
@@ -29,7 +29,7 @@ TEST(ErrorNames, KnownAndUnknownCodes) {
     EXPECT_EQ(ocl::describe(e), "clEnqueueNDRangeKernel failed: CL_OUT_OF_RESOURCES (-5)");
 }
 
-TEST(Devices, DescribedFully) {
+TEST(OpenclDevices, DescribedFully) {
     auto p = opencl_plugin();
     EXPECT_EQ(p->name(), "opencl");
     const int n = p->device_count();
@@ -69,7 +69,7 @@ std::string run_probe(const std::string& env) {
     return out;
 }
 
-TEST(NoPlatform, CountIsZeroWithAClearError) {
+TEST(OpenclNoPlatform, CountIsZeroWithAClearError) {
     const fs::path empty = fs::path(RWKVB_TEST_CACHE_DIR) / "empty-icd-vendors";
     fs::create_directories(empty);
     for (const auto& e : fs::directory_iterator(empty)) fs::remove_all(e.path());
@@ -87,7 +87,7 @@ TEST(NoPlatform, CountIsZeroWithAClearError) {
 
 // The binary cache: first load writes <device>-<hash>.bin; the second load uses it (the file is
 // not rewritten); a corrupt file is replaced by a good one.
-TEST(BinaryCache, WrittenReusedAndRepaired) {
+TEST(OpenclBinaryCache, WrittenReusedAndRepaired) {
     const fs::path dir = fs::path(RWKVB_TEST_CACHE_DIR) / "bincache-test";
     fs::remove_all(dir);
     const Fixture f = load_fixture("rwkv7-tiny");
@@ -132,7 +132,7 @@ TEST(BinaryCache, WrittenReusedAndRepaired) {
 }
 
 // Options: overrides give the same numbers; bad values are one-line errors.
-TEST(Options, OverridesAndBadValues) {
+TEST(OpenclOptions, OverridesAndBadValues) {
     const Fixture f = load_fixture("rwkv6-tiny");
     for (const char* opt : {"wg=16,tile=1x1,gemv_rows=1,gemv=group", "wg=128,tile=3x4,gemv_rows=64,gemv=row,threads=7,unknown=1"}) {
         Session s(opencl_plugin(), 0, test_options(opt));
@@ -161,7 +161,7 @@ TEST(Options, OverridesAndBadValues) {
     }
 }
 
-TEST(Memory, WeightsStateWorkspaceAccounted) {
+TEST(OpenclMemory, WeightsStateWorkspaceAccounted) {
     const Fixture f = load_fixture("rwkv7-small");
     Session s(opencl_plugin(), 0, test_options());
     s.load(f.config, f.model->tensors(), DType::F32);
@@ -188,7 +188,7 @@ TEST(Memory, WeightsStateWorkspaceAccounted) {
     EXPECT_EQ(s.memory_usage().state, 0u);
 }
 
-TEST(BadInput, OneLineErrorsNoCrash) {
+TEST(OpenclBadInput, OneLineErrorsNoCrash) {
     const Fixture f = load_fixture("rwkv5-tiny");
     auto p = opencl_plugin();
     const auto& t = p->table();
