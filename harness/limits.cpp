@@ -178,10 +178,11 @@ nlohmann::json measure_gemm_peak(int n, int threads, int reps) {
 
 nlohmann::json measure_limits(int threads) {
     threads = resolve_threads(threads);
-    // 1 GiB unless memory is short; always ≥ 8× the last-level cache so DRAM is what is measured.
-    const uint64_t floor_bytes = std::max<uint64_t>(8 * l3_bytes(), 256ull << 20);
-    uint64_t bytes = uint64_t(1) << 30;
-    if (const uint64_t avail = mem_available(); avail && bytes > avail / 4) bytes = std::max(floor_bytes, avail / 4);
+    // At least 1 GiB and 8× the last-level cache, so DRAM is what is measured (hosts with a
+    // huge L3 exist: 480 MiB here); at most a quarter of the available memory.
+    uint64_t bytes = std::max<uint64_t>(8 * l3_bytes(), uint64_t(1) << 30);
+    if (const uint64_t avail = mem_available(); avail && bytes > avail / 4)
+        bytes = std::max<uint64_t>(avail / 4, 256ull << 20);
     const auto sys = collect_system_info();
     const auto t0 = Clock::now();
     auto bw = measure_read_bandwidth(bytes, threads, 10);
