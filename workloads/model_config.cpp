@@ -94,10 +94,6 @@ void add_v6_block(Builder& b, const ModelConfig& c) {
     b.mat("att.gate.weight", {A, D});
     b.vec("att.ln_x.weight", {A});
     b.vec("att.ln_x.bias", {A});
-    // Only in state-tuned files: the initial WKV state (RWKV.md §4.1).
-    b.vec("att.time_state", {H, N, N});
-    b.out.back().optional = true;
-    b.out.back().standard = false;
 }
 
 void add_v7_block(Builder& b, const ModelConfig& c, int layer) {
@@ -324,6 +320,13 @@ ModelConfig detect_config(std::span<const TensorView> tensors, const std::string
         fail(source, "unknown layout: found emb.weight and blocks, but none of the markers of RWKV-4 "
                      "(att.time_first), RWKV-5 (att.ln_x), RWKV-6 (att.time_maa_*) or RWKV-7 (att.k_k, att.r_k)");
     }
+
+    // State-tuned files carry an initial WKV state (RWKV.md §4.1) that no backend loads: running
+    // them from a zero state would give wrong logits that still pass parity, so refuse them.
+    for (const TensorView& t : tensors)
+        if (block_index(t.name) && t.name.ends_with(".att.time_state"))
+            fail(source, fmt::format("tensor '{}': state-tuned RWKV-{} checkpoints are not supported (their "
+                                     "initial state would be ignored)", t.name, c.version));
 
     c.dim_att = ix.dim(b0 + "att.key.weight", 2, 0, "attention key [A, D]");
     c.dim_ffn = ix.dim(b0 + "ffn.key.weight", 2, 0, "FFN key [F, D]");

@@ -27,8 +27,6 @@ struct TensorSpec {
     bool optional = false;       // e.g. v7 block-0 v0/v1/v2
     TensorRole role = TensorRole::Vector;
     std::string alt_name;    // accepted instead of `name` (v5.0/5.1 time_first or time_faaaa)
-    bool standard = true;    // false: only in special files (v6 state-tuned time_state); not
-                             // counted in parameters and not synthesised
     bool used = true;        // false: stored but ignored by inference (v7 block-0 v0/v1/v2)
 };
 
@@ -36,7 +34,8 @@ struct TensorSpec {
 std::vector<TensorSpec> expected_tensors(const ModelConfig& config);
 
 // Detects version and every dimension, then checks every expected tensor is present with its
-// shape. Throws InputError naming the file and the missing or mis-shaped tensor.
+// shape. Throws InputError naming the file and the missing or mis-shaped tensor, or the first
+// unsupported one (a state-tuned v6 file's att.time_state).
 ModelConfig detect_config(const SafetensorsFile& file);
 ModelConfig detect_config(std::span<const TensorView> tensors, const std::string& source_name);
 

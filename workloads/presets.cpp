@@ -159,7 +159,6 @@ ModelCost model_cost(const ModelConfig& c) {
     ModelCost cost{};
     cost.vector_params = uint64_t(c.n_embd);  // the one embedding row read per token
     for (const TensorSpec& s : expected_tensors(c)) {
-        if (!s.standard) continue;
         cost.params += numel(s);
         if (!s.used) continue;
         if (s.role == TensorRole::Matrix) {
@@ -199,7 +198,6 @@ uint64_t weight_bytes(const ModelConfig& c, DType t) {
     if (t != DType::I8 && !is_float(t)) throw std::invalid_argument("weight_bytes: not a weight dtype");
     uint64_t total = 0;
     for (const TensorSpec& s : expected_tensors(c)) {
-        if (!s.standard) continue;
         if (t == DType::I8)
             total += s.role == TensorRole::Vector ? 4 * numel(s) : numel(s) + 4 * rows(s);
         else

@@ -210,7 +210,6 @@ Recipe recipe_for(const ModelConfig& c, const TensorSpec& spec) {
             return mix(r1, 0, true);
         if (k == "att.time_maa_v") return mix(r1, 0.3 * r01, true);
         if (k == "att.time_maa_r" || k == "att.time_maa_g") return mix(0.5 * r1, 0, true);
-        if (k == "att.time_state") return {0.1, {}};
     }
     if (v7) {
         auto linear = [=](int64_t i) { return frac(i % int64_t(D), D) - 0.5; };
@@ -344,7 +343,6 @@ void write_synthetic_model(const ModelConfig& c, uint64_t seed, DType dtype, con
     // its own tensor further.
     const unsigned per_tensor_threads = resolve_threads(threads);
     for (const TensorSpec& spec : expected_tensors(c)) {
-        if (!spec.standard) continue;  // e.g. v6 time_state only exists in state-tuned files
         if (spec.shape.end() != std::find(spec.shape.begin(), spec.shape.end(), 0)) continue;
         w.add(spec.name, dtype, spec.shape, [&c, seed, spec, dtype, per_tensor_threads](std::span<std::byte> bytes) {
             fill_synthetic_tensor(c, seed, spec, dtype, bytes, per_tensor_threads);

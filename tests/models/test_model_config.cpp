@@ -31,7 +31,6 @@ nlohmann::json fixtures_json() {
 std::vector<TensorView> views_of(const ModelConfig& c, DType dtype = DType::BF16) {
     std::vector<TensorView> out;
     for (const TensorSpec& s : expected_tensors(c)) {
-        if (!s.standard) continue;
         TensorView v;
         v.name = s.name;
         v.dtype = dtype;
@@ -105,7 +104,6 @@ TEST(ModelConfig, ExpectedTensorsFollowTheFixturesStateDictOrder) {
         const auto file = SafetensorsFile::open(kFixtures / dir / "model.safetensors");
         const ModelConfig c = detect_config(file);
         std::vector<TensorSpec> expected = expected_tensors(c);
-        std::erase_if(expected, [](const TensorSpec& s) { return !s.standard; });
         ASSERT_EQ(expected.size(), file.tensors().size());
         for (size_t i = 0; i < expected.size(); ++i) {
             EXPECT_EQ(file.tensors()[i].name, expected[i].name) << "position " << i;
@@ -152,11 +150,6 @@ TEST(ModelConfig, AcceptsOptionalAndSqueezedForms) {
     v = views_of(one);
     std::erase_if(v, [](const TensorView& t) { return is_block0_value_lora(t.name); });
     EXPECT_EQ(detect_config(v, "x").lora_value, 0);
-    // v6 with a state-tuned initial state.
-    const ModelConfig c6 = find_preset("rwkv6-tiny")->config;
-    v = views_of(c6);
-    v.push_back(TensorView{"blocks.1.att.time_state", DType::F32, {2, 64, 64}, nullptr, 0});
-    EXPECT_TRUE(same_config(detect_config(v, "x"), c6));
     // v4 time_decay stored [1,1,A] instead of [A]; mixes stored [D].
     const ModelConfig c4 = find_preset("rwkv4-tiny")->config;
     v = views_of(c4);
@@ -171,6 +164,19 @@ TEST(ModelConfig, AcceptsOptionalAndSqueezedForms) {
     for (TensorView& t : v)
         if (t.name.ends_with("time_first")) t.name.replace(t.name.size() - 10, 10, "time_faaaa");
     EXPECT_TRUE(same_config(detect_config(v, "x"), c50));
+}
+
+// A state-tuned v6 file's initial state would be ignored by every backend (wrong logits that
+// still pass parity against the reference, which ignores it too): refused in one line.
+TEST(ModelConfig, RefusesStateTunedV6Checkpoints) {
+    const ModelConfig c6 = find_preset("rwkv6-tiny")->config;
+    auto v = views_of(c6);
+    v.push_back(TensorView{"blocks.0.att.time_state", DType::F32, {2, 64, 64}, nullptr, 0});
+    v.push_back(TensorView{"blocks.1.att.time_state", DType::F32, {2, 64, 64}, nullptr, 0});
+    EXPECT_EQ(detect_error(v), "broken.safetensors: tensor 'blocks.0.att.time_state': state-tuned RWKV-6 "
+                               "checkpoints are not supported (their initial state would be ignored)");
+    // The synthesiser never writes one: every expected tensor is a standard one.
+    for (const TensorSpec& s : expected_tensors(c6)) EXPECT_FALSE(s.name.ends_with("time_state")) << s.name;
 }
 
 TEST(ModelConfig, BrokenCheckpointsGiveOneLineNamingTheTensor) {

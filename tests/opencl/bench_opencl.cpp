@@ -43,7 +43,6 @@ Loaded& model(const std::string& preset) {
     auto m = std::make_unique<Loaded>();
     m->config = p->config;
     for (const auto& spec : expected_tensors(m->config)) {
-        if (!spec.standard) continue;
         int64_t n = 1;
         for (auto d : spec.shape) n *= d;
         m->storage.emplace_back(static_cast<size_t>(n) * 4);
