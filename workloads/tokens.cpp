@@ -38,8 +38,15 @@ int32_t uniform_id(uint64_t key, uint64_t index, uint32_t n) {
 }  // namespace
 
 std::vector<int32_t> synthetic_tokens(uint64_t seed, size_t count, int32_t vocab_size) {
+    return synthetic_tokens(seed, 0, count, vocab_size);
+}
+
+std::vector<int32_t> synthetic_tokens(uint64_t seed, uint64_t stream, size_t count, int32_t vocab_size) {
     if (vocab_size <= 0) throw InputError(fmt::format("vocabulary size {} is not positive", vocab_size));
-    const uint64_t key = mix64(seed ^ 0x746F6B656E73ull);  // "tokens": separates from other seeded streams
+    // "tokens" separates these from other seeded streams. The stream index goes through its own
+    // mix (mix64(0) = 0, so stream 0 keeps the single-stream key): keys of different (seed,
+    // stream) pairs are unrelated, unlike seed + stream.
+    const uint64_t key = mix64(seed ^ 0x746F6B656E73ull) ^ mix64(stream * kGolden);
     std::vector<int32_t> ids(count);
     for (size_t i = 0; i < count; ++i) ids[i] = uniform_id(key, i, uint32_t(vocab_size));
     return ids;
