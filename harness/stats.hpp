@@ -3,7 +3,8 @@
 // x[0..n-1], the p-quantile is x[h] interpolated at h = (n−1)·p. The 95% confidence interval of
 // the median is distribution-free: the order statistics x_(l) and x_(n+1−l) with l the largest
 // rank whose binomial tail P(Bin(n, ½) ≤ l−1) stays ≤ 2.5%; its exact coverage is reported
-// (below 95% when n < 6, where [min, max] is the widest interval there is).
+// (below 95% when n < 6, where [min, max] is the widest interval there is). The binomial CDF is
+// exact (log-space terms) and accumulated once over the ranks: O(n) beyond the sort.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,8 @@
 namespace rwkvb {
 
 inline constexpr double kDefaultNoisyCv = 0.10;
+// Raw samples kept in a results file per statistic; beyond it a deterministic stride sample.
+inline constexpr size_t kMaxStoredSamples = 100000;
 
 struct Summary {
     size_t n = 0;
@@ -31,7 +34,9 @@ Summary summarize(std::span<const double> samples, double noisy_cv = kDefaultNoi
 // {"n", "median", ..., "ci95": {"low", "high", "coverage"}, "noisy"}; samples are added by the
 // caller (they are often large and sometimes in other units).
 nlohmann::json to_json(const Summary& s);
-// to_json plus "samples": the raw values in measurement order.
+// to_json plus "samples": the raw values in measurement order — all of them up to
+// kMaxStoredSamples, else every k-th with k = ceil(n / kMaxStoredSamples) — and "samples_stride"
+// (that k; 1 when all are kept). The statistics always use every sample.
 nlohmann::json stats_json(std::span<const double> samples, double noisy_cv = kDefaultNoisyCv);
 
 }  // namespace rwkvb

@@ -12,6 +12,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -212,4 +213,31 @@ TEST_F(E2E, NoIsolateRunsInProcess) {
     ASSERT_EQ(cells.size(), 1u);
     EXPECT_EQ(cells.begin()->second["status"], "ok");
     EXPECT_FALSE(cells.begin()->second.contains("worker"));
+}
+
+// DESIGN.md §5: "the harness adds nothing measurable (prove it)". The no-op plugin's forward
+// does nothing, so what a cell measures for it is the harness's own cost per timed forward
+// (clock reads, synchronize and forward calls through the checked table): about 20–50 ns here.
+// Default scenario parameters: the decode cell is the worst case (64 tokens × up to 100000
+// repetitions = 6.4M samples), which once timed out in the statistics. The 50 µs bound is a
+// correctness-of-measurement check, not a performance assertion: it is ~1000× the expected
+// value yet far below any real forward, so it fails only if the timed region includes work it
+// should not (a state reset, the prompt, logits conversion) or the units are wrong.
+TEST_F(E2E, NoopPluginMeasuresTheHarnessOverheadAsNegligible) {
+    const auto run = dir_ / "run";
+    const auto o = rwkvbench({"run", "--plugin", fault_plugin("noop"), "--backend", "noop", "--scenario",
+                              "decode,prefill", "--workload", "rwkv7-tiny", "--skip-limits", "--timeout", "90",
+                              "--dir", run.string()});
+    EXPECT_EQ(o.exit_code, 0) << o.output_tail;
+    auto cells = cells_by_id(run / "results.json");
+    ASSERT_EQ(cells.size(), 2u);
+    for (const auto& [id, c] : cells) {
+        ASSERT_EQ(c["status"], "ok") << id << ": " << c.value("status_detail", "");
+        const json& t = c["timings"].contains("token") ? c["timings"]["token"] : c["timings"]["forward"];
+        EXPECT_LT(t["median"].get<double>(), 50e-6) << id;
+        EXPECT_GE(t["median"].get<double>(), 0.0) << id;
+        EXPECT_LE(t["samples"].size(), 100000u) << id;  // thinned when more were measured
+        std::printf("%s: harness cost per timed forward: p50 %.0f ns over %zu samples\n", id.c_str(),
+                    t["median"].get<double>() * 1e9, t["n"].get<size_t>());
+    }
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <vector>
@@ -81,6 +82,40 @@ TEST(Stats, JsonKeepsSamplesInMeasurementOrder) {
     EXPECT_EQ(j["samples"], nlohmann::json({3, 1, 2}));
     EXPECT_DOUBLE_EQ(j["median"].get<double>(), 2);
     EXPECT_TRUE(j["ci95"].contains("coverage"));
+    EXPECT_EQ(j["samples_stride"], 1);
+}
+
+// A fast backend's decode cell yields up to decode_tokens × 100000 samples: the CI search must
+// be linear (it was quadratic: ~1 s at 16k samples, minutes at 1e5). No timing is asserted; this
+// simply has to finish within the test's time like every other test.
+TEST(Stats, HundredThousandSamplesHaveTheNormalLimitRanks) {
+    const size_t n = 100000;
+    std::vector<double> x(n);
+    std::iota(x.begin(), x.end(), 1.0);
+    std::reverse(x.begin(), x.end());
+    const Summary s = summarize(x);
+    EXPECT_DOUBLE_EQ(s.median, 50000.5);
+    // Normal limit with continuity correction: l = n/2 − 1.95996·√n/2 − ½ rounded up = 49690.
+    EXPECT_NEAR(s.ci95_low, 49690, 1);
+    EXPECT_DOUBLE_EQ(s.ci95_high, double(n) + 1 - s.ci95_low);  // ranks l and n + 1 − l
+    EXPECT_GE(s.ci95_coverage, 0.95);
+    EXPECT_LT(s.ci95_coverage, 0.951);  // one rank step moves it by ≈ 7e-4 here
+}
+
+TEST(Stats, JsonThinsStoredSamplesAboveTheCapButStatisticsUseAll) {
+    const size_t n = 2 * kMaxStoredSamples + 1;  // stride 3
+    std::vector<double> x(n);
+    std::iota(x.begin(), x.end(), 0.0);
+    const auto j = stats_json(x);
+    EXPECT_EQ(j["n"].get<size_t>(), n);
+    EXPECT_DOUBLE_EQ(j["median"].get<double>(), double(kMaxStoredSamples));
+    EXPECT_DOUBLE_EQ(j["max"].get<double>(), double(n - 1));
+    EXPECT_EQ(j["samples_stride"], 3);
+    ASSERT_EQ(j["samples"].size(), (n + 2) / 3);
+    EXPECT_EQ(j["samples"][1], 3.0);  // every third, in measurement order
+    EXPECT_LE(j["samples"].size(), kMaxStoredSamples);
+    const std::vector<double> at_cap(kMaxStoredSamples, 1.0);
+    EXPECT_EQ(stats_json(at_cap)["samples"].size(), kMaxStoredSamples);  // all kept up to the cap
 }
 
 }  // namespace
