@@ -361,14 +361,19 @@ void SafetensorsWriter::write(const std::filesystem::path& path, Sync sync) cons
     text.resize((text.size() + 7) / 8 * 8, ' ');  // pad so the data area starts 8-aligned
     const uint64_t total = 8 + text.size() + data_size;
 
+    // Errors name `path`, the file the user asked for, not the temporary beside it.
     const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
     Fd fd{::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
-    if (fd.fd < 0) fail(tmp, fmt::format("cannot create: {}", errno_text(errno)));
+    if (fd.fd < 0) fail(path, fmt::format("cannot create: {}", errno_text(errno)));
     auto fail_io = [&](std::string_view what, int err) {
         ::unlink(tmp.c_str());
-        fail(tmp, fmt::format("{}: {}", what, errno_text(err)));
+        fail(path, fmt::format("{}: {}", what, errno_text(err)));
     };
-    if (::ftruncate(fd.fd, off_t(total)) != 0) fail_io(fmt::format("cannot size to {} bytes", total), errno);
+    // Reserve every block now: a sparse file (ftruncate) on a full disk would turn the first
+    // store into an unwritable page into SIGBUS instead of an error.
+    // (ENOSPC, EDQUOT or EFBIG then read "cannot reserve ...: No space left on device".)
+    if (const int err = ::posix_fallocate(fd.fd, 0, off_t(total)); err != 0)
+        fail_io(fmt::format("cannot reserve {} bytes ({:.1f} MiB) on disk", total, double(total) / (1 << 20)), err);
     void* map = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd.fd, 0);
     if (map == MAP_FAILED) fail_io("cannot map", errno);
     auto* base = static_cast<std::byte*>(map);

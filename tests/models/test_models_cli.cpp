@@ -125,6 +125,10 @@ TEST(ModelsCli, SynthBadInputExitsTwoWithOneLine) {
         EXPECT_LE(lines, 2) << o.err;
         EXPECT_NE(o.err.find("error"), std::string::npos) << o.err;
     }
+    // An I/O error names the -o path, not the temporary file written beside it.
+    const Outcome io = run({"synth", "rwkv7-tiny", "-o", "/nonexistent-dir/x.safetensors"});
+    EXPECT_NE(io.err.find("/nonexistent-dir/x.safetensors: cannot create"), std::string::npos) << io.err;
+    EXPECT_EQ(io.err.find(".tmp"), std::string::npos) << io.err;
     const Outcome o = run({"synth", "--preset", "rwkv7-1.5", "-o", out});
     EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
     EXPECT_NE(o.err.find("unknown preset 'rwkv7-1.5'"), std::string::npos) << o.err;

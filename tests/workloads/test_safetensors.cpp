@@ -7,6 +7,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <numeric>
@@ -188,6 +195,126 @@ TEST(SafetensorsWriter, FillerFailureRemovesTemporaryAndKeepsOldFile) {
     EXPECT_NE(SafetensorsFile::open(path).find("old"), nullptr);
 
     EXPECT_THROW(good.write(dir.path() / "no_such_dir" / "x.safetensors"), InputError);
+}
+
+// What a forked child did: its exit code or signal, and the text it wrote to the pipe.
+struct ChildResult {
+    int exit_code = -1, signal = 0;
+    std::string text;
+};
+
+// Runs `body` in a forked child (so rlimits and mounts stay there); body returns the child's
+// exit code and writes its report into `out`.
+template <class F>
+ChildResult in_child(F body) {
+    int fds[2];
+    if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::close(fds[0]);
+        std::string text;
+        const int code = body(text);
+        (void)!::write(fds[1], text.data(), text.size());
+        ::_exit(code);
+    }
+    ::close(fds[1]);
+    ChildResult r;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) r.text.append(buf, size_t(n));
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+    return r;
+}
+
+// Writes a 1 MiB tensor to `path`: 0 and the InputError text, 1 if it succeeded, 2 on another
+// exception. A crash (SIGBUS from a sparse mapping on a full disk) shows as the signal.
+int write_one_mib(const std::filesystem::path& path, std::string& out) {
+    SafetensorsWriter w;
+    w.add("big", DType::U8, {1 << 20}, [](std::span<std::byte> b) { std::memset(b.data(), 1, b.size()); });
+    try {
+        w.write(path);
+        out = "written";
+        return 1;
+    } catch (const InputError& e) {
+        out = e.what();
+        return 0;
+    } catch (const std::exception& e) {
+        out = e.what();
+        return 2;
+    }
+}
+
+// The error names the file asked for, never the temporary written beside it.
+void expect_names_output(const std::string& e, const std::filesystem::path& path) {
+    EXPECT_TRUE(e.starts_with(path.string() + ": ")) << e;
+    EXPECT_EQ(e.find(".tmp"), std::string::npos) << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+}
+
+TEST(SafetensorsWriter, ErrorsNameTheOutputPathNotTheTemporary) {
+    TempDir dir;
+    const auto path = dir.path() / "no_such_dir" / "x.safetensors";
+    std::string e;
+    EXPECT_EQ(write_one_mib(path, e), 0) << e;
+    expect_names_output(e, path);
+    EXPECT_NE(e.find("cannot create"), std::string::npos) << e;
+}
+
+// A file-size limit below the file: refused up front with one line, nothing left behind.
+TEST(SafetensorsWriter, FileSizeLimitGivesOneLineAndNoTemporary) {
+    TempDir dir;
+    const auto path = dir.path() / "big.safetensors";
+    const ChildResult r = in_child([&](std::string& out) {
+        ::signal(SIGXFSZ, SIG_IGN);  // the kernel also signals a process that exceeds the limit
+        const rlimit lim{64 << 10, 64 << 10};
+        if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) return 3;
+        return write_one_mib(path, out);
+    });
+    ASSERT_EQ(r.signal, 0) << r.text;
+    ASSERT_EQ(r.exit_code, 0) << r.text;
+    expect_names_output(r.text, path);
+    EXPECT_NE(r.text.find("cannot reserve 1048"), std::string::npos) << r.text;
+    EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+// A full disk: a 256 KiB tmpfs in a private mount namespace. With a sparse file this was SIGBUS
+// at the first store into a page the filesystem could not back.
+TEST(SafetensorsWriter, FullDiskGivesOneLineInsteadOfSigbus) {
+    TempDir dir;
+    const auto mnt = dir.path() / "small_fs";
+    std::filesystem::create_directory(mnt);
+    const auto path = mnt / "big.safetensors";
+    const ChildResult r = in_child([&](std::string& out) {
+        const uid_t uid = ::geteuid();
+        const gid_t gid = ::getegid();
+        if (::unshare(uid == 0 ? CLONE_NEWNS : CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+            out = std::string("unshare: ") + std::strerror(errno);
+            return 77;
+        }
+        if (uid != 0) {  // become root of the new user namespace, mapped to ourselves
+            std::ofstream("/proc/self/setgroups") << "deny";
+            std::ofstream("/proc/self/uid_map") << "0 " << uid << " 1";
+            std::ofstream("/proc/self/gid_map") << "0 " << gid << " 1";
+        }
+        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            ::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=256k") != 0) {
+            out = std::string("mount: ") + std::strerror(errno);
+            return 77;
+        }
+        const int code = write_one_mib(path, out);
+        std::error_code ec;
+        if (code == 0 && !std::filesystem::is_empty(mnt, ec)) out += " [a file was left behind]";
+        return code;
+    });
+    if (r.exit_code == 77) GTEST_SKIP() << "no private tmpfs here (" << r.text << ")";
+    ASSERT_EQ(r.signal, 0) << "the writer died of signal " << r.signal << " (" << strsignal(r.signal) << ")";
+    ASSERT_EQ(r.exit_code, 0) << r.text;
+    expect_names_output(r.text, path);
+    EXPECT_NE(r.text.find("No space left on device"), std::string::npos) << r.text;
+    EXPECT_EQ(r.text.find("left behind"), std::string::npos) << r.text;
 }
 
 // Files from other writers: an unpadded header (unaligned data), gaps, trailing bytes, an empty
