@@ -244,7 +244,8 @@ void register_run(CLI::App& app) {
     cmd->add_option("--dir", a->dir, "Run directory (default ./rwkvbench-results/<UTC time>-<host>)");
     cmd->add_option("--resume", a->resume, "Complete the run in this directory (skips finished cells)")
         ->excludes("--dir");
-    cmd->add_option("--memory-limit", a->memory_limit, "Kill a worker above this RSS, e.g. 2G (default 75% of RAM)");
+    cmd->add_option("--memory-limit", a->memory_limit, "Kill a worker holding more than this, e.g. 2G (default 75% of RAM); counts anonymous and "
+                    "shared memory (RssAnon + RssShmem), not the mapped checkpoint's file pages");
     cmd->add_flag("--no-isolate", a->no_isolate, "Run cells in this process (debugging: a crash ends the run)");
     cmd->add_flag("--skip-limits", a->skip_limits,
                   "Do not measure this host's limits if they are not cached (no roofline fractions)");

@@ -31,12 +31,15 @@ namespace {
 constexpr size_t kTailBytes = 4096;
 constexpr int kWatchdogMs = 50;
 
-// Resident set size of `pid` from /proc/<pid>/status (0 once it is gone).
-uint64_t vm_rss_bytes(pid_t pid) {
+// RssAnon + RssShmem of `pid` from /proc/<pid>/status (0 once it is gone): the memory the
+// process holds that the kernel cannot reclaim by dropping clean file pages.
+uint64_t anon_rss_bytes(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    uint64_t kib = 0;
     for (std::string line; std::getline(in, line);)
-        if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
-    return 0;
+        for (const char* key : {"RssAnon:", "RssShmem:"})
+            if (line.rfind(key, 0) == 0) kib += std::strtoull(line.c_str() + std::strlen(key), nullptr, 10);
+    return kib * 1024;
 }
 
 // The last non-empty line of the child's output, without our CLI's error prefix.
@@ -139,9 +142,9 @@ ProcessOutcome run_process(const std::filesystem::path& exe, const std::vector<s
             kill_group();
             break;
         }
-        const uint64_t rss = vm_rss_bytes(pid);
-        out.peak_rss_bytes = std::max(out.peak_rss_bytes, rss);
-        if (limits.memory_limit_bytes && rss > limits.memory_limit_bytes) {
+        const uint64_t anon = anon_rss_bytes(pid);
+        out.peak_anon_bytes = std::max(out.peak_anon_bytes, anon);
+        if (limits.memory_limit_bytes && anon > limits.memory_limit_bytes) {
             out.memory_killed = true;
             kill_group();
             break;
@@ -164,7 +167,7 @@ ProcessOutcome run_process(const std::filesystem::path& exe, const std::vector<s
     stop.store(true);
     drain.join();
 
-    out.peak_rss_bytes = std::max(out.peak_rss_bytes, static_cast<uint64_t>(ru.ru_maxrss) * 1024);
+    out.peak_rss_bytes = static_cast<uint64_t>(ru.ru_maxrss) * 1024;  // Linux reports KiB
     if (WIFSIGNALED(status)) out.signal = WTERMSIG(status);
     else if (WIFEXITED(status)) out.exit_code = WEXITSTATUS(status);
     out.output_tail = tail.size() > kTailBytes ? tail.substr(tail.size() - kTailBytes) : tail;
@@ -184,7 +187,7 @@ nlohmann::json classify_outcome(const CellSpec& spec, const ProcessOutcome& o, s
         rec["status_detail"] = std::move(detail);
     };
     if (o.memory_killed) {
-        set(kStatusOom, fmt::format("oom: RSS above {:.1f} GiB limit", double(limits.memory_limit_bytes) / (1ull << 30)));
+        set(kStatusOom, fmt::format("oom: anonymous memory above {:.1f} GiB limit", double(limits.memory_limit_bytes) / (1ull << 30)));
     } else if (o.timed_out) {
         set(kStatusTimeout, "timeout after " + seconds_text(limits.timeout_s) + " s");
     } else if (o.signal) {
@@ -206,6 +209,7 @@ nlohmann::json classify_outcome(const CellSpec& spec, const ProcessOutcome& o, s
         {"signal", o.signal},
         {"signal_name", o.signal ? signal_abbrev(o.signal) : std::string()},
         {"peak_rss_bytes", o.peak_rss_bytes},
+        {"peak_anon_bytes", o.peak_anon_bytes},
         {"wall_s", o.wall_s},
         {"stderr_tail", o.output_tail},
     };

@@ -22,7 +22,9 @@ inline constexpr int kWorkerOom = 12;        // std::bad_alloc (record written i
 
 struct WorkerLimits {
     double timeout_s = 600;
-    uint64_t memory_limit_bytes = 0;  // 0 = none
+    // 0 = none. Compared with RssAnon + RssShmem, not VmRSS: the mmapped checkpoint's clean file
+    // pages are page cache the kernel can drop, and would otherwise count a model's size twice.
+    uint64_t memory_limit_bytes = 0;
 };
 
 // What happened to one child process.
@@ -31,7 +33,8 @@ struct ProcessOutcome {
     int signal = 0;            // terminating signal, 0 if it exited
     bool timed_out = false;    // we killed it at the timeout
     bool memory_killed = false;// we killed it above the memory limit
-    uint64_t peak_rss_bytes = 0;
+    uint64_t peak_rss_bytes = 0;   // ru_maxrss of the child: every resident page, file pages too
+    uint64_t peak_anon_bytes = 0;  // highest RssAnon + RssShmem the watchdog saw: what the limit counts
     double wall_s = 0;
     std::string output_tail;   // last ~4 KiB of stdout+stderr
 };

@@ -107,7 +107,7 @@ TEST_F(E2E, EveryFaultCostsOneCellWithTheRightClass) {
         EXPECT_EQ(status("fault_segv", s), "crashed(SIGSEGV)");
         EXPECT_EQ(status("fault_abort", s), "crashed(SIGABRT)");
         EXPECT_EQ(status("fault_hang", s), "timeout after 5 s");
-        EXPECT_EQ(status("fault_alloc", s), "oom: RSS above 0.5 GiB limit");
+        EXPECT_EQ(status("fault_alloc", s), "oom: anonymous memory above 0.5 GiB limit");
         for (const char* f : {"fault_abi", "fault_null", "fault_devcount"})
             EXPECT_EQ(cells[std::string(f) + ".0.rwkv7-tiny." + s + ".f32"]["status"], "load-error") << f;
     }

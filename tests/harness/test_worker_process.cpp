@@ -6,6 +6,8 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 
 using namespace rwkvb;
 
@@ -65,6 +67,26 @@ TEST(RunProcess, MemoryWatchdog) {
     EXPECT_TRUE(o.memory_killed);
     EXPECT_FALSE(o.timed_out);
     EXPECT_GT(o.peak_rss_bytes, 64ull << 20);
+    EXPECT_GT(o.peak_anon_bytes, 64ull << 20);
+}
+
+// A mapped checkpoint's pages are clean page cache: they count in VmRSS and ru_maxrss but not
+// against the limit, which holds RssAnon + RssShmem (a 7B model's file must not look like 14 GB).
+TEST(RunProcess, MemoryWatchdogIgnoresMappedFilePages) {
+    // In the working directory (the build tree), not /tmp: a tmpfs file's pages are shmem.
+    const auto file = std::filesystem::absolute("watchdog_mapped_file.bin");
+    {
+        std::ofstream out(file, std::ios::binary);
+        const std::string mib(1 << 20, 'x');
+        for (int i = 0; i < 128; ++i) out << mib;
+    }
+    const auto o = run_process(RWKVB_MAP_FILE_HELPER, {file.string(), "400"}, WorkerLimits{30, 64ull << 20});
+    std::filesystem::remove(file);
+    EXPECT_FALSE(o.memory_killed) << o.output_tail;
+    EXPECT_EQ(o.exit_code, 0) << o.output_tail;
+    EXPECT_GT(o.peak_rss_bytes, 120ull << 20);  // the file's pages were resident
+    EXPECT_GT(o.peak_anon_bytes, 0u);           // the watchdog did look
+    EXPECT_LT(o.peak_anon_bytes, 16ull << 20);
 }
 
 TEST(RunProcess, MissingExecutableThrows) {
@@ -81,6 +103,7 @@ TEST(Classify, CleanRecordIsKeptAndAnnotated) {
     EXPECT_EQ(r["timings"]["x"], 1);
     EXPECT_EQ(r["worker"]["exit_code"], 0);
     EXPECT_EQ(r["worker"]["peak_rss_bytes"], 123);
+    EXPECT_EQ(r["worker"]["peak_anon_bytes"], 0);
 }
 
 TEST(Classify, FailuresOverrideTheStatus) {
@@ -106,7 +129,7 @@ TEST(Classify, FailuresOverrideTheStatus) {
     oom.signal = SIGKILL;
     r = classify_outcome(spec(), oom, std::nullopt, limits);
     EXPECT_EQ(r["status"], "oom");
-    EXPECT_EQ(r["status_detail"], "oom: RSS above 2.0 GiB limit");
+    EXPECT_EQ(r["status_detail"], "oom: anonymous memory above 2.0 GiB limit");
 
     ProcessOutcome load;
     load.exit_code = kWorkerLoadError;
