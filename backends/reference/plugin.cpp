@@ -1,9 +1,12 @@
 // The ABI boundary of the golden float64 reference: argument checks, options, memory
 // accounting and error text. No exception crosses it: every entry point runs inside guarded().
 //
-// Weight dtype: the golden always computes in float64 on the checkpoint's exact values,
-// whatever dtype they are stored in (F64, F32, F16, BF16). load()'s `weight_dtype` is accepted
-// when it is one of those and ignored for the arithmetic: the golden never rounds weights.
+// Two dtypes, not to be confused. The checkpoint's storage dtype (each tensor's F64, F32, F16
+// or BF16) is read exactly, whatever it is: every value is widened to float64. load()'s
+// `weight_dtype` is what a plugin computes with; the golden never rounds a weight to a narrower
+// type, so it offers only F32 and F64 (F32: the values of an F32 or narrower checkpoint are
+// exact in it). Offering F16/BF16 would let `--dtype f16` runs claim half-precision numbers
+// (and half the bytes per token in the roofline) for what is float64 arithmetic.
 #include <rwkvbench/backend.h>
 
 #include <unistd.h>
@@ -46,8 +49,7 @@ namespace {
 
 constexpr const char* kName = "reference";
 constexpr const char* kVersion = "1.0.0 (float64 golden)";
-constexpr uint32_t kWeightDtypes = RWKVB_DTYPE_BIT(RWKVB_F32) | RWKVB_DTYPE_BIT(RWKVB_F16) |
-                                   RWKVB_DTYPE_BIT(RWKVB_BF16) | RWKVB_DTYPE_BIT(RWKVB_F64);
+constexpr uint32_t kWeightDtypes = RWKVB_DTYPE_BIT(RWKVB_F32) | RWKVB_DTYPE_BIT(RWKVB_F64);
 
 thread_local std::string g_error;  // errors without a context (device_info, create)
 
@@ -164,7 +166,8 @@ rwkvb_status load(rwkvb_context* ctx, const rwkvb_model_config* config, const rw
         if (weight_dtype < 0 || weight_dtype >= RWKVB_DTYPE_COUNT ||
             !(kWeightDtypes & RWKVB_DTYPE_BIT(weight_dtype)))
             fail(RWKVB_ERR_UNSUPPORTED, "weight dtype " + std::to_string(weight_dtype) +
-                                            " is not offered: the golden computes in float64 on f64/f32/f16/bf16 weights");
+                                            " is not offered: the golden computes in float64 and offers f32 and f64 weights "
+                                            "(it reads f16/bf16 checkpoints exactly with either)");
         if (ctx->state_bytes > 0) fail(RWKVB_ERR_INVALID_ARGUMENT, "free every state before loading another model");
         ctx->model.reset();
         ctx->model.emplace(build_model(*config, tensors, n_tensors));

@@ -83,6 +83,7 @@ TEST(ReferenceCli, BadInputExitsTwoWithOneLine) {
           "logits --backend reference --model /no/such/model.safetensors --tokens 10 -o " + out.string(),
           "logits --backend reference" + model + " --tokens not-a-file -o " + out.string(),
           "logits --backend reference" + model + " --tokens 10 --dtype int8 -o " + out.string(),
+          "logits --backend reference" + model + " --tokens 10 --dtype f16 -o " + out.string(),
           "logits --backend reference" + model + " --tokens " + c.model.string() + " -o " + out.string()}) {
         SCOPED_TRACE(args);
         const Result r = run(args);
@@ -92,6 +93,9 @@ TEST(ReferenceCli, BadInputExitsTwoWithOneLine) {
     }
     const Result unknown = run("logits --backend no-such-backend" + model + " --tokens 10 -o " + out.string());
     EXPECT_NE(unknown.output.find("no-such-backend"), std::string::npos);
+    // The golden offers only what it computes with (float64 arithmetic on f32/f64 weights).
+    const Result half = run("logits --backend reference" + model + " --tokens 10 --dtype bf16 -o " + out.string());
+    EXPECT_NE(half.output.find("offers f64, f32"), std::string::npos) << half.output;
 }
 
 }  // namespace
