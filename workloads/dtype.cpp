@@ -65,22 +65,6 @@ std::optional<DType> dtype_from_cli_name(std::string_view n) {
 
 namespace detail {
 
-float f16_to_f32_soft(uint16_t h) {
-    const uint32_t sign = uint32_t(h & 0x8000u) << 16;
-    const uint32_t exp = (h >> 10) & 0x1Fu;
-    const uint32_t mant = h & 0x3FFu;
-    if (exp == 0x1F) {
-        // Inf, or NaN made quiet with its payload kept (what VCVTPH2PS does).
-        return std::bit_cast<float>(sign | 0x7F800000u | (mant << 13) | (mant ? 0x00400000u : 0u));
-    }
-    if (exp == 0) {
-        // Zero or subnormal: mant × 2^-24 is exact in float.
-        const float v = float(mant) * 0x1p-24f;
-        return std::bit_cast<float>(sign | std::bit_cast<uint32_t>(v));
-    }
-    return std::bit_cast<float>(sign | ((exp + 112u) << 23) | (mant << 13));
-}
-
 uint16_t f32_to_f16_soft(float f) {
     uint32_t x = std::bit_cast<uint32_t>(f);
     const uint16_t sign = uint16_t((x >> 16) & 0x8000u);
@@ -104,14 +88,6 @@ uint16_t f32_to_f16_soft(float f) {
 
 }  // namespace detail
 
-float f16_to_f32(uint16_t h) {
-#if defined(__F16C__)
-    return _cvtsh_ss(h);
-#else
-    return detail::f16_to_f32_soft(h);
-#endif
-}
-
 uint16_t f32_to_f16(float f) {
 #if defined(__F16C__)
     return uint16_t(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
@@ -119,8 +95,6 @@ uint16_t f32_to_f16(float f) {
     return detail::f32_to_f16_soft(f);
 #endif
 }
-
-float bf16_to_f32(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
 
 uint16_t f32_to_bf16(float f) {
     const uint32_t x = std::bit_cast<uint32_t>(f);

@@ -1,5 +1,7 @@
 #include "kernels.hpp"
 
+#include "dtype.hpp"  // the one f16/bf16 widening of the tree (inline)
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -11,25 +13,6 @@
 
 namespace rwkvb_ref {
 namespace {
-
-double half_to_double(uint16_t h) {
-    const int sign = h >> 15, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-    double v;
-    if (exp == 0)
-        v = std::ldexp(static_cast<double>(mant), -24);  // zero or subnormal
-    else if (exp == 31)
-        v = mant ? NAN : INFINITY;
-    else
-        v = std::ldexp(static_cast<double>(mant | 0x400), exp - 25);
-    return sign ? -v : v;
-}
-
-double bf16_to_double(uint16_t b) {
-    const uint32_t bits = static_cast<uint32_t>(b) << 16;
-    float f;
-    std::memcpy(&f, &bits, sizeof f);
-    return f;
-}
 
 // One element of each supported storage type, as double (exact for all of them).
 template <int DT>
@@ -45,7 +28,7 @@ inline double elem(const std::byte* p, int64_t i) {
     } else {
         uint16_t v;
         std::memcpy(&v, p + i * 2, 2);
-        return DT == RWKVB_F16 ? half_to_double(v) : bf16_to_double(v);
+        return DT == RWKVB_F16 ? rwkvb::f16_to_f32(v) : rwkvb::bf16_to_f32(v);  // exact in float
     }
 }
 
