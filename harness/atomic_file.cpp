@@ -10,7 +10,6 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <stdexcept>
 
 namespace rwkvb {
 
@@ -19,9 +18,17 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
     auto fail = [&](const char* what) {
         const std::string why = std::strerror(errno);
         ::unlink(tmp.c_str());
-        return std::runtime_error(fmt::format("{}: {} failed: {}", path.string(), what, why));
+        // An unwritable destination (permissions, a full disk, a path under /proc) is something
+        // the user can fix: an InputError naming the file, not an internal error.
+        return InputError(fmt::format("{}: cannot write ({} failed: {})", path.string(), what, why));
     };
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+    if (path.has_parent_path()) {
+        std::error_code ec;
+        std::filesystem::create_directories(path.parent_path(), ec);
+        if (ec)
+            throw InputError(fmt::format("{}: cannot create its directory {}: {}", path.string(),
+                                         path.parent_path().string(), ec.message()));
+    }
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) throw fail("open");
     size_t done = 0;

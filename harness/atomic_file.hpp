@@ -6,7 +6,7 @@
 
 namespace rwkvb {
 
-// Throws std::runtime_error naming the path on failure.
+// Throws InputError naming the path on failure (an unwritable destination is the user's to fix).
 void write_file_atomically(const std::filesystem::path& path, std::string_view content);
 // Whole file as a string; InputError naming the path if it cannot be read.
 std::string read_file(const std::filesystem::path& path);

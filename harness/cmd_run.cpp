@@ -204,6 +204,9 @@ int run(const RunArgs& a) {
     }
     std::fprintf(stderr, "run directory: %s (resume with `rwkvbench run --resume %s`)\n", dir->root().string().c_str(),
                  dir->root().string().c_str());
+    if (nothing_ran(doc))
+        std::fprintf(stderr, "rwkvbench: nothing ran: every cell was skipped (reasons above); exit code %d\n",
+                     int(kExitCellFailed));
     return run_exit_code(doc);
 }
 

@@ -1,5 +1,9 @@
 #include "paths.hpp"
 
+#include "errors.hpp"
+
+#include <fmt/format.h>
+
 #include <cstdlib>
 
 namespace rwkvb {
@@ -14,7 +18,13 @@ std::filesystem::path cache_dir() {
         dir = std::filesystem::path(h) / ".cache" / "rwkvbench";
     else
         dir = "/tmp/rwkvbench-cache";
-    std::filesystem::create_directories(dir);
+    // A path the user chose (or their HOME) that cannot hold a directory is their input's fault.
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec || !std::filesystem::is_directory(dir))
+        throw InputError(fmt::format("{}: cannot create the cache directory ({}); set RWKVBENCH_CACHE_DIR to a "
+                                     "writable directory",
+                                     dir.string(), ec ? ec.message() : "not a directory"));
     return dir;
 }
 

@@ -2,8 +2,10 @@
 
 #include "dtype.hpp"
 #include "errors.hpp"
+#include "model_config.hpp"
 #include "plugin.hpp"
 #include "presets.hpp"
+#include "safetensors.hpp"
 #include "synth.hpp"
 
 #include <fmt/format.h>
@@ -124,6 +126,9 @@ Plan make_plan(const RunOptions& o, const std::filesystem::path& models_dir) {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(m, ec))
             throw InputError(fmt::format("--model {}: no such checkpoint file", m.string()));
+        // A malformed checkpoint is the user's input: refuse it here (exit 2, one line naming
+        // the file), not as a load-error in every cell of the run.
+        detect_config(SafetensorsFile::open(m));
         workloads.push_back({m.stem().string(), std::filesystem::absolute(m)});
     }
 

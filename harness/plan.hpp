@@ -63,7 +63,8 @@ std::filesystem::path synthetic_model_path(const std::filesystem::path& models_d
                                            uint64_t seed);
 
 // Builds the cell list. `models_dir` is where synthetic checkpoints go (cache_dir()/models).
-// Throws InputError on an unknown backend, preset, scenario or dtype, or a missing --model file.
+// Throws InputError on an unknown backend, preset, scenario or dtype, or a missing or malformed
+// --model file (its header and tensor set are checked here, before any cell runs).
 Plan make_plan(const RunOptions& options, const std::filesystem::path& models_dir);
 
 // Writes each synthetic checkpoint that is not there yet (the writer is atomic).

@@ -152,6 +152,7 @@ std::vector<std::string> notes_of(const json& doc) {
                 for (const auto& f : c["parity"]["failures"])
                     notes.push_back(fmt::format("parity FAIL: {}: {}", c.value("id", "?"), f.is_string() ? f.get<std::string>() : ""));
         }
+    if (nothing_ran(doc)) notes.push_back("nothing ran: every cell was skipped (see each cell's reason), so the run did not pass");
     if (s && s->contains("exit_code")) notes.push_back(fmt::format("exit code: {}", (*s)["exit_code"].dump()));
     return notes;
 }

@@ -94,6 +94,13 @@ json make_run_document(json run_metadata, json system, json limits, json cells) 
     return doc;
 }
 
+bool nothing_ran(const json& doc) {
+    if (auto cells = doc.find("cells"); cells != doc.end() && cells->is_array())
+        for (const auto& c : *cells)
+            if (c.value("status", "error") != "skipped") return false;
+    return true;
+}
+
 int run_exit_code(const json& doc) {
     bool parity_fail = false, cell_failed = false;
     if (auto cells = doc.find("cells"); cells != doc.end() && cells->is_array())
@@ -102,7 +109,8 @@ int run_exit_code(const json& doc) {
             if (failed_to_run(c.value("status", "error"))) cell_failed = true;
         }
     if (parity_fail) return 3;  // smallest applicable code wins
-    if (cell_failed) return 4;
+    // 0 means "everything ran and passed" (DESIGN.md §8): a run where nothing ran did not pass.
+    if (cell_failed || nothing_ran(doc)) return 4;
     return 0;
 }
 

@@ -18,8 +18,11 @@ nlohmann::json make_run_document(nlohmann::json run_metadata, nlohmann::json sys
                                  nlohmann::json cells);
 
 // DESIGN.md §8: 3 if any parity cell FAILed; else 4 if any cell crashed, timed out, ran out of
-// memory, failed to load or errored; else 0. Skipped cells never fail a run.
+// memory, failed to load or errored, or if no cell ran at all (every one skipped, or none);
+// else 0. Skipped cells beside cells that ran never fail a run.
 int run_exit_code(const nlohmann::json& run_document);
+// True when no cell of the document ran: every cell was skipped, or there are none.
+bool nothing_ran(const nlohmann::json& run_document);
 
 // Helpers shared by the writers, tolerant of partial records (a crashed cell has little).
 // The cell's verdict when it is a parity cell that ran ("PASS"/"FAIL"), else "".

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 using namespace rwkvb;
@@ -129,6 +131,24 @@ TEST(Plan, UnknownPresetScenarioDtypeAreInputErrors) {
     o.workloads.clear();
     o.models = {"/nonexistent/model.safetensors"};
     EXPECT_THROW(make_plan(o, dir), InputError);
+}
+
+// A malformed checkpoint is refused while planning (exit 2), naming the file — not discovered
+// as a load-error in every cell.
+TEST(Plan, MalformedModelIsAnInputErrorNamingTheFile) {
+    const auto bad = fs::temp_directory_path() / ("rwkvb_plan_bad_" + std::to_string(::getpid()) + ".safetensors");
+    { std::ofstream(bad) << "this is not a safetensors file"; }
+    auto o = options_with({"noop"}, {"noop"});
+    o.workloads.clear();
+    o.models = {bad};
+    try {
+        make_plan(o, fs::temp_directory_path());
+        ADD_FAILURE() << "expected InputError";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find(bad.string()), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+    }
+    fs::remove(bad);
 }
 
 TEST(Plan, DtypeTheDeviceDoesNotOfferIsSkippedWithANote) {

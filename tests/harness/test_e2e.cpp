@@ -11,10 +11,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -240,4 +242,39 @@ TEST_F(E2E, NoopPluginMeasuresTheHarnessOverheadAsNegligible) {
         std::printf("%s: harness cost per timed forward: p50 %.0f ns over %zu samples\n", id.c_str(),
                     t["median"].get<double>() * 1e9, t["n"].get<size_t>());
     }
+}
+
+// DESIGN.md §8 exit codes at the edges: a malformed --model is an input error found while
+// planning; a run where every cell was skipped did not pass; an unusable cache directory is the
+// user's to fix, not an internal error.
+TEST_F(E2E, MalformedModelExitsTwoWithOneLine) {
+    const auto bad = dir_ / "broken.safetensors";
+    { std::ofstream(bad) << "\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":1}"; }
+    const auto o = rwkvbench({"run", "--model", bad.string(), "--backend", "noop", "--plugin", fault_plugin("noop"),
+                              "--dir", (dir_ / "run").string(), "--skip-limits"});
+    EXPECT_EQ(o.exit_code, 2) << o.output_tail;
+    EXPECT_NE(o.output_tail.find(bad.string()), std::string::npos) << o.output_tail;
+    EXPECT_EQ(std::count(o.output_tail.begin(), o.output_tail.end(), '\n'), 1) << o.output_tail;
+    EXPECT_FALSE(fs::exists(dir_ / "run" / "plan.json"));
+}
+
+TEST_F(E2E, RunWhereEveryCellWasSkippedExitsFour) {
+    std::vector<std::string> args = {"run",      "--backend", "noop", "--plugin", fault_plugin("noop"), "--dtype",
+                                     "f16",      "--scenario", "decode", "--dir", (dir_ / "run").string()};
+    const auto small = small_run();
+    args.insert(args.end(), small.begin(), small.end());
+    const auto o = rwkvbench(args);
+    EXPECT_EQ(o.exit_code, 4) << o.output_tail;  // the noop device offers f32 weights only
+    EXPECT_NE(o.output_tail.find("nothing ran"), std::string::npos) << o.output_tail;
+    EXPECT_EQ(cells_by_id(dir_ / "run" / "results.json").begin()->second["status"], "skipped");
+}
+
+TEST_F(E2E, UnusableCacheDirectoryIsAUsageError) {
+    const std::string saved = std::getenv("RWKVBENCH_CACHE_DIR");
+    ::setenv("RWKVBENCH_CACHE_DIR", "/proc/nope", 1);
+    const auto o = rwkvbench({"limits"});
+    ::setenv("RWKVBENCH_CACHE_DIR", saved.c_str(), 1);
+    EXPECT_EQ(o.exit_code, 2) << o.output_tail;
+    EXPECT_NE(o.output_tail.find("/proc/nope: cannot create the cache directory"), std::string::npos) << o.output_tail;
+    EXPECT_EQ(o.output_tail.find("internal error"), std::string::npos) << o.output_tail;
 }

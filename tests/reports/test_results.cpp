@@ -76,7 +76,14 @@ TEST(Results, ExitCodesSmallestApplicableWins) {
     json load = crashed_cell();
     load["status"] = "load-error";
     EXPECT_EQ(code(json::array({load, pass})), 4);
-    EXPECT_EQ(code(json::array()), 0);
+    // Nothing ran: not "everything ran and passed" (DESIGN.md §8).
+    EXPECT_EQ(code(json::array()), 4);
+    EXPECT_EQ(code(json::array({skip, skip})), 4);
+    EXPECT_TRUE(nothing_ran(make_run_document({}, {}, {}, json::array({skip}))));
+    EXPECT_FALSE(nothing_ran(make_run_document({}, {}, {}, json::array({skip, speed}))));
+    std::ostringstream table;
+    write_report(make_run_document({}, {}, {}, json::array({skip})), "table", table);
+    EXPECT_NE(table.str().find("nothing ran"), std::string::npos) << table.str();
 }
 
 TEST(Results, ParityCellThatDidNotRunLeavesItsGroupUncertified) {
