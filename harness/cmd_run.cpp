@@ -146,7 +146,9 @@ int run(const RunArgs& a) {
             std::fprintf(stderr, "writing synthetic weights %s (once; cached)\n", m.path.string().c_str());
     prepare_models(models);
 
-    const nlohmann::json limits = a.skip_limits ? nlohmann::json::object() : load_or_measure_limits(cache_dir(), true);
+    // --skip-limits skips only the measuring: limits cached for this host (and these threads, so
+    // the fractions compare like with like) are still used.
+    const nlohmann::json limits = load_or_measure_limits(cache_dir(), !a.skip_limits, a.plan.threads);
     const CellEnvironment env{cache_dir(), limits};
     dir->write_environment({{"cache_dir", env.cache_dir.string()}, {"limits", limits}});
     const nlohmann::json system = collect_system_info();
@@ -251,7 +253,8 @@ void register_run(CLI::App& app) {
                     "shared memory (RssAnon + RssShmem), not the mapped checkpoint's file pages");
     cmd->add_flag("--no-isolate", a->no_isolate, "Run cells in this process (debugging: a crash ends the run)");
     cmd->add_flag("--skip-limits", a->skip_limits,
-                  "Do not measure this host's limits if they are not cached (no roofline fractions)");
+                  "Do not measure this host's limits if they are not cached (cached ones are still used; without them "
+                  "no roofline fractions)");
     set_action(cmd, [a] { return run(*a); });
 }
 

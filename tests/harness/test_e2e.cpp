@@ -2,6 +2,7 @@
 // the right class, a kill -9 of the parent loses no finished cell and --resume completes the
 // run, `list` survives broken plugins. Tiny preset and few tokens keep it fast.
 #include "atomic_file.hpp"
+#include "limits.hpp"
 #include "worker_process.hpp"
 
 #include <boost/process/args.hpp>
@@ -277,4 +278,22 @@ TEST_F(E2E, UnusableCacheDirectoryIsAUsageError) {
     EXPECT_EQ(o.exit_code, 2) << o.output_tail;
     EXPECT_NE(o.output_tail.find("/proc/nope: cannot create the cache directory"), std::string::npos) << o.output_tail;
     EXPECT_EQ(o.output_tail.find("internal error"), std::string::npos) << o.output_tail;
+}
+
+// --skip-limits skips measuring, not the limits already cached for this host and --threads.
+TEST_F(E2E, SkipLimitsStillUsesTheCachedLimitsOfTheRunsThreads) {
+    const auto cache = dir_ / "cache";
+    ::setenv("RWKVBENCH_CACHE_DIR", cache.c_str(), 1);
+    write_file_atomically(limits_cache_path(cache, 1),
+                          json{{"schema", "rwkvbench-limits"}, {"memory_read_gbps", 123.5}, {"gemm_f32_gflops", 45.5},
+                               {"threads", 1}}.dump());
+    std::vector<std::string> args = {"run", "--backend", "noop", "--plugin", fault_plugin("noop"), "--scenario",
+                                     "decode", "--threads", "1", "--dir", (dir_ / "run").string()};
+    const auto small = small_run();  // includes --skip-limits
+    args.insert(args.end(), small.begin(), small.end());
+    const auto o = rwkvbench(args);
+    EXPECT_EQ(o.exit_code, 0) << o.output_tail;
+    const json doc = json::parse(read_file(dir_ / "run" / "results.json"));
+    EXPECT_EQ(doc["limits"].value("memory_read_gbps", 0.0), 123.5) << doc["limits"].dump();
+    EXPECT_TRUE(doc["cells"][0]["roofline"]["gbps_fraction_of_limit"].is_number());
 }
