@@ -48,7 +48,11 @@ struct rwkvb_state {
 namespace {
 
 constexpr const char* kName = "reference";
-constexpr const char* kVersion = "1.0.0 (float64 golden)";
+#ifndef RWKVB_REF_SOURCE_HASH
+#error "RWKVB_REF_SOURCE_HASH (hash of the reference sources) comes from CMakeLists.txt"
+#endif
+// The golden cache key includes this: the source hash makes every code change a new version.
+constexpr const char* kVersion = "1.0.0+src." RWKVB_REF_SOURCE_HASH;
 constexpr uint32_t kWeightDtypes = RWKVB_DTYPE_BIT(RWKVB_F32) | RWKVB_DTYPE_BIT(RWKVB_F64);
 
 thread_local std::string g_error;  // errors without a context (device_info, create)

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <regex>
 
 #include <gtest/gtest.h>
 
@@ -28,6 +29,9 @@ FixtureCase find_case(const std::string& name) {
 TEST(ReferenceAbi, IdentityAndDevice) {
     const auto& t = table();
     EXPECT_STREQ(t.name, "reference");
+    // "1.0.0+src.<12 hex>": the hash of its sources (checked against them by
+    // reference_version_matches_sources), so golden caches never outlive a code change.
+    EXPECT_TRUE(std::regex_match(t.version, std::regex(R"(1\.0\.0\+src\.[0-9a-f]{12})"))) << t.version;
     int32_t n = 0;
     ASSERT_EQ(t.device_count(&n), RWKVB_OK);
     ASSERT_EQ(n, 1);
