@@ -15,9 +15,11 @@ void get_path_if(const nlohmann::json& j, const char* key, std::filesystem::path
     if (auto it = j.find(key); it != j.end() && !it->is_null()) out = it->get<std::string>();
 }
 
+}  // namespace
+
 // Keeps [A-Za-z0-9_+-] and turns everything else (path separators, spaces, dots) into '_',
 // so an id is one file name on any filesystem and '.' stays the field separator.
-std::string safe_component(const std::string& s) {
+std::string safe_id_component(const std::string& s) {
     std::string out;
     out.reserve(s.size());
     for (char c : s) {
@@ -28,11 +30,9 @@ std::string safe_component(const std::string& s) {
     return out.empty() ? "_" : out;
 }
 
-}  // namespace
-
 std::string CellSpec::id() const {
-    return fmt::format("{}.{}.{}.{}.{}", safe_component(backend), device, safe_component(workload),
-                       safe_component(scenario), safe_component(dtype));
+    return fmt::format("{}.{}.{}.{}.{}", safe_id_component(backend), device, safe_id_component(workload),
+                       safe_id_component(scenario), safe_id_component(dtype));
 }
 
 void to_json(nlohmann::json& j, const ScenarioParams& p) {

@@ -44,6 +44,9 @@ struct CellSpec {
     std::string id() const;
 };
 
+// One field of an id: [A-Za-z0-9_+-] kept, anything else '_' ("my.model" → "my_model").
+std::string safe_id_component(const std::string& s);
+
 void to_json(nlohmann::json& j, const ScenarioParams& p);
 void from_json(const nlohmann::json& j, ScenarioParams& p);
 void to_json(nlohmann::json& j, const CellSpec& c);

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <set>
 
 namespace rwkvb {
@@ -65,6 +66,13 @@ std::string no_device_note(const FoundPlugin& f) {
 }
 
 std::vector<std::string> dtype_names() { return {"f64", "f32", "f16", "bf16", "int8"}; }
+
+// 8 hex digits of FNV-1a over the path: a stable tag telling apart checkpoints named alike.
+std::string path_tag(const std::filesystem::path& p) {
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : p.string()) h = (h ^ c) * 1099511628211ull;
+    return fmt::format("{:08x}", uint32_t(h ^ (h >> 32)));
+}
 
 }  // namespace
 
@@ -122,6 +130,7 @@ Plan make_plan(const RunOptions& o, const std::filesystem::path& models_dir) {
         workloads.push_back({name, path});
         plan.models.push_back({name, o.seed, path});
     }
+    const size_t n_presets = workloads.size();
     for (const auto& m : o.models) {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(m, ec))
@@ -129,8 +138,19 @@ Plan make_plan(const RunOptions& o, const std::filesystem::path& models_dir) {
         // A malformed checkpoint is the user's input: refuse it here (exit 2, one line naming
         // the file), not as a load-error in every cell of the run.
         detect_config(SafetensorsFile::open(m));
-        workloads.push_back({m.stem().string(), std::filesystem::absolute(m)});
+        auto path = std::filesystem::weakly_canonical(std::filesystem::absolute(m), ec);
+        if (ec) path = std::filesystem::absolute(m);
+        const auto same = [&](const Workload& w) { return w.path == path; };
+        if (std::none_of(workloads.begin() + std::ptrdiff_t(n_presets), workloads.end(), same))
+            workloads.push_back({m.stem().string(), path});  // the same file twice is one workload
     }
+    // Checkpoints whose names would give the same cell ids (model.safetensors in two folders, or
+    // a file named like a preset) get a short hash of their path appended: no cell may silently
+    // replace another.
+    std::map<std::string, int> uses;
+    for (const auto& w : workloads) ++uses[safe_id_component(w.name)];
+    for (size_t i = n_presets; i < workloads.size(); ++i)
+        if (uses[safe_id_component(workloads[i].name)] > 1) workloads[i].name += "-" + path_tag(workloads[i].path);
 
     // Backends and devices.
     const auto found = find_all(o.plugins);
@@ -214,7 +234,20 @@ Plan make_plan(const RunOptions& o, const std::filesystem::path& models_dir) {
                     if (!(weight_mask & RWKVB_DTYPE_BIT(static_cast<int>(dt))))
                         c.skip_reason = fmt::format("{} device {} ({}) does not offer {} weights", t.backend,
                                                     t.device, device_name, dtype);
-                    if (ids.insert(c.spec.id()).second) plan.cells.push_back(std::move(c));
+                    // A repeated id is the same cell asked for twice ("-b x,x"): run it once.
+                    // Any other repeat would lose a cell without a word: refuse it instead.
+                    if (!ids.insert(c.spec.id()).second) {
+                        const auto& first = std::find_if(plan.cells.begin(), plan.cells.end(), [&](const PlannedCell& p) {
+                            return p.spec.id() == c.spec.id();
+                        })->spec;
+                        if (first.model_path != c.spec.model_path || first.plugin_path != c.spec.plugin_path)
+                            throw InputError(fmt::format("two different cells would share the id '{}' ({} and {}): "
+                                                         "rename one of the checkpoints",
+                                                         c.spec.id(), first.model_path.string(),
+                                                         c.spec.model_path.string()));
+                        continue;
+                    }
+                    plan.cells.push_back(std::move(c));
                 }
     }
     if (plan.cells.empty() && plan.notes.empty()) plan.notes.push_back("no backend selected: nothing to run");

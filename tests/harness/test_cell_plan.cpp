@@ -151,6 +151,25 @@ TEST(Plan, MalformedModelIsAnInputErrorNamingTheFile) {
     fs::remove(bad);
 }
 
+// The fixtures are all named model.safetensors: two of them must stay two workloads.
+TEST(Plan, CheckpointsWithTheSameNameKeepDistinctCells) {
+    const fs::path a = fs::path(RWKVB_FIXTURES_DIR) / "rwkv7-tiny" / "model.safetensors";
+    const fs::path b = fs::path(RWKVB_FIXTURES_DIR) / "rwkv4-tiny" / "model.safetensors";
+    auto o = options_with({"noop"}, {"noop"});
+    o.workloads.clear();
+    o.models = {a, b, a};  // the same file twice is one workload
+    o.scenarios = {"decode"};
+    const Plan plan = make_plan(o, fs::temp_directory_path());
+    ASSERT_EQ(plan.cells.size(), 2u);
+    EXPECT_NE(plan.cells[0].spec.id(), plan.cells[1].spec.id());
+    EXPECT_EQ(plan.cells[0].spec.model_path, fs::canonical(a));
+    EXPECT_EQ(plan.cells[1].spec.model_path, fs::canonical(b));
+    EXPECT_EQ(plan.cells[0].spec.workload.rfind("model-", 0), 0u) << plan.cells[0].spec.workload;
+    // A single checkpoint keeps its plain name.
+    o.models = {a};
+    EXPECT_EQ(make_plan(o, fs::temp_directory_path()).cells[0].spec.workload, "model");
+}
+
 TEST(Plan, DtypeTheDeviceDoesNotOfferIsSkippedWithANote) {
     auto o = options_with({"noop"}, {"noop"});
     o.scenarios = {"decode"};
