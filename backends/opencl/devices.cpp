@@ -82,6 +82,7 @@ DeviceFacts device_facts(const DeviceEntry& e) {
     f.max_alloc = d.getInfo<CL_DEVICE_MAX_MEM_ALLOC_SIZE>();
     f.local_mem = d.getInfo<CL_DEVICE_LOCAL_MEM_SIZE>();
     f.max_wg = d.getInfo<CL_DEVICE_MAX_WORK_GROUP_SIZE>();
+    f.vec_float = d.getInfo<CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT>();
     const std::string ext = d.getInfo<CL_DEVICE_EXTENSIONS>();
     f.fp16 = ext.find("cl_khr_fp16") != std::string::npos;
     f.fp64 = ext.find("cl_khr_fp64") != std::string::npos;

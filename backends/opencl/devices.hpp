@@ -29,6 +29,7 @@ struct DeviceFacts {
     cl_uint compute_units = 0;
     cl_ulong global_mem = 0, max_alloc = 0, local_mem = 0;
     size_t max_wg = 0;
+    cl_uint vec_float = 0;  // preferred float vector width (PoCL: 16 with AVX-512, 8 with AVX2)
     bool fp16 = false, fp64 = false, is_cpu = false;
 };
 DeviceFacts device_facts(const DeviceEntry& e);

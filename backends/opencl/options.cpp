@@ -45,6 +45,12 @@ Options parse_options(const char* text) {
                                   "option tile=" + value + ": expected ROWSxCOLS, e.g. 4x2");
             o.tile_m = parse_int("tile", value.substr(0, x), 1, 8);
             o.tile_n = parse_int("tile", value.substr(x + 1), 1, 8);
+        } else if (key == "vec") {
+            o.vec = parse_int(key, value, 4, 16);
+            if (o.vec != 4 && o.vec != 8 && o.vec != 16)
+                throw PluginError(RWKVB_ERR_INVALID_ARGUMENT, "option vec=" + value + ": expected 4, 8 or 16");
+        } else if (key == "profile") {
+            o.profile = parse_int(key, value, 0, 1) == 1;
         } else if (key == "gemv") {
             if (value == "row")
                 o.gemv = Options::Gemv::Row;
@@ -64,19 +70,6 @@ Options parse_options(const char* text) {
         // "threads" and anything else: ignored (PoCL threads: POCL_MAX_PTHREAD_COUNT).
     }
     return o;
-}
-
-std::string default_cache_dir() {
-    std::string dir;
-    if (const char* e = std::getenv("RWKVBENCH_CACHE_DIR"); e && *e)
-        dir = e;
-    else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
-        dir = std::string(x) + "/rwkvbench";
-    else if (const char* h = std::getenv("HOME"); h && *h)
-        dir = std::string(h) + "/.cache/rwkvbench";
-    else
-        dir = "/tmp/rwkvbench-cache";
-    return dir + "/opencl";
 }
 
 }  // namespace rwkvb::ocl

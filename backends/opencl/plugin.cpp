@@ -34,6 +34,16 @@ void set_error(rwkvb_context* ctx, const std::string& msg) {
     }
 }
 
+// Calls without a context start by clearing the context-less error, so last_error(NULL) never
+// shows an earlier call's message.
+void clear_global_error() { set_error(nullptr, ""); }
+
+// A context call given NULL: the error goes where last_error(NULL) finds it.
+rwkvb_status no_context(const char* what) {
+    set_error(nullptr, std::string(what) + ": NULL context");
+    return RWKVB_ERR_INVALID_ARGUMENT;
+}
+
 rwkvb_status status_of_cl(cl_int err) {
     switch (err) {
     case CL_MEM_OBJECT_ALLOCATION_FAILURE:
@@ -68,6 +78,7 @@ rwkvb_status guarded(rwkvb_context* ctx, const char* what, F&& f) {
 }
 
 rwkvb_status device_count(int32_t* count) {
+    clear_global_error();
     if (!count) {
         set_error(nullptr, "device_count: NULL pointer");
         return RWKVB_ERR_INVALID_ARGUMENT;
@@ -91,6 +102,7 @@ const DeviceEntry& device_at(int32_t device) {
 }
 
 rwkvb_status device_info(int32_t device, rwkvb_device_info* info) {
+    clear_global_error();
     return guarded(nullptr, "device_info", [&] {
         if (!info) throw PluginError(RWKVB_ERR_INVALID_ARGUMENT, "device_info: NULL pointer");
         fill_device_info(device_facts(device_at(device)), info);
@@ -98,6 +110,7 @@ rwkvb_status device_info(int32_t device, rwkvb_device_info* info) {
 }
 
 rwkvb_status create(int32_t device, const char* options, rwkvb_context** out) {
+    clear_global_error();
     return guarded(nullptr, "create", [&] {
         if (!out) throw PluginError(RWKVB_ERR_INVALID_ARGUMENT, "create: NULL context pointer");
         *out = nullptr;
@@ -123,7 +136,7 @@ void destroy(rwkvb_context* ctx) {
 
 rwkvb_status load(rwkvb_context* ctx, const rwkvb_model_config* config, const rwkvb_tensor* tensors, size_t n,
                   int32_t weight_dtype) {
-    if (!ctx) return RWKVB_ERR_INVALID_ARGUMENT;
+    if (!ctx) return no_context("load");
     return guarded(ctx, "load", [&] {
         if (!config) throw PluginError(RWKVB_ERR_INVALID_ARGUMENT, "load: NULL config");
         ctx->engine->load(*config, tensors, n, weight_dtype);
@@ -131,7 +144,7 @@ rwkvb_status load(rwkvb_context* ctx, const rwkvb_model_config* config, const rw
 }
 
 rwkvb_status state_new(rwkvb_context* ctx, int32_t batch, rwkvb_state** out) {
-    if (!ctx) return RWKVB_ERR_INVALID_ARGUMENT;
+    if (!ctx) return no_context("state_new");
     return guarded(ctx, "state_new", [&] {
         if (!out) throw PluginError(RWKVB_ERR_INVALID_ARGUMENT, "state_new: NULL state pointer");
         *out = nullptr;
@@ -142,7 +155,7 @@ rwkvb_status state_new(rwkvb_context* ctx, int32_t batch, rwkvb_state** out) {
 }
 
 rwkvb_status state_reset(rwkvb_context* ctx, rwkvb_state* state) {
-    if (!ctx) return RWKVB_ERR_INVALID_ARGUMENT;
+    if (!ctx) return no_context("state_reset");
     return guarded(ctx, "state_reset", [&] {
         if (!state) throw PluginError(RWKVB_ERR_INVALID_ARGUMENT, "state_reset: NULL state");
         ctx->engine->state_reset(state->s);
@@ -160,7 +173,7 @@ void state_free(rwkvb_context* ctx, rwkvb_state* state) {
 
 rwkvb_status state_export(rwkvb_context* ctx, const rwkvb_state* state, int32_t stream, float* out,
                           size_t* n_floats) {
-    if (!ctx) return RWKVB_ERR_INVALID_ARGUMENT;
+    if (!ctx) return no_context("state_export");
     return guarded(ctx, "state_export", [&] {
         if (!state || !n_floats) throw PluginError(RWKVB_ERR_INVALID_ARGUMENT, "state_export: NULL argument");
         ctx->engine->state_export(state->s, stream, out, n_floats);
@@ -169,7 +182,7 @@ rwkvb_status state_export(rwkvb_context* ctx, const rwkvb_state* state, int32_t 
 
 rwkvb_status forward(rwkvb_context* ctx, rwkvb_state* state, const int32_t* tokens, int32_t n_tokens, int32_t batch,
                      void* logits, int32_t which) {
-    if (!ctx) return RWKVB_ERR_INVALID_ARGUMENT;
+    if (!ctx) return no_context("forward");
     return guarded(ctx, "forward", [&] {
         if (!state) throw PluginError(RWKVB_ERR_INVALID_ARGUMENT, "forward: NULL state");
         ctx->engine->forward(state->s, tokens, n_tokens, batch, static_cast<float*>(logits), which);
@@ -177,12 +190,12 @@ rwkvb_status forward(rwkvb_context* ctx, rwkvb_state* state, const int32_t* toke
 }
 
 rwkvb_status synchronize(rwkvb_context* ctx) {
-    if (!ctx) return RWKVB_ERR_INVALID_ARGUMENT;
+    if (!ctx) return no_context("synchronize");
     return guarded(ctx, "synchronize", [&] { ctx->engine->synchronize(); });
 }
 
 rwkvb_status memory_usage(rwkvb_context* ctx, rwkvb_memory* usage) {
-    if (!ctx) return RWKVB_ERR_INVALID_ARGUMENT;
+    if (!ctx) return no_context("memory_usage");
     return guarded(ctx, "memory_usage", [&] {
         if (!usage) throw PluginError(RWKVB_ERR_INVALID_ARGUMENT, "memory_usage: NULL pointer");
         *usage = ctx->engine->memory();

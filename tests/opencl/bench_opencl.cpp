@@ -1,16 +1,21 @@
 // Benchmarks of the OpenCL backend: decode and prefill-512 through the plugin ABI on a preset's
-// shapes with synthetic weights, and the matrix kernels alone. Rates are real-time (PoCL runs
-// its own threads) and come with bytes/s or FLOP/s counters for the roofline (DESIGN.md §5).
-//   bench_opencl --benchmark_filter=0.1b --benchmark_repetitions=5 --benchmark_report_aggregates_only
+// shapes with synthetic weights, and the matrix kernels alone, built with the sizes the plugin
+// chooses for the device. Rates are real-time (PoCL runs its own threads) and come with bytes/s
+// or FLOP/s counters for the roofline (DESIGN.md §5).
+//   bench_opencl --benchmark_filter=0_1b --benchmark_repetitions=5 --benchmark_report_aggregates_only
+// RWKVB_BENCH_OPTIONS adds plugin options to both (e.g. "tile=4x2,vec=8" or "profile=1").
 #include "cl_common.hpp"
 #include "devices.hpp"
 #include "plugin.hpp"
+#include "options.hpp"
 #include "presets.hpp"
 #include "program.hpp"
+#include "sizes.hpp"
 #include "synth.hpp"
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -24,6 +29,11 @@ const char* kernel_source();
 namespace {
 
 using namespace rwkvb;
+
+std::string bench_options() {
+    const char* e = std::getenv("RWKVB_BENCH_OPTIONS");
+    return e ? e : "";
+}
 
 // A loaded model with synthetic weights (kept for the whole run: 0.1b loads once).
 struct Loaded {
@@ -56,7 +66,7 @@ Loaded& model(const std::string& preset) {
         m->views.push_back(v);
     }
     auto plugin = Plugin::load(std::string(RWKVB_PLUGIN_DIR) + "/librwkvb_opencl.so");
-    m->session = std::make_unique<Session>(plugin, 0, "cache_dir=" RWKVB_BENCH_CACHE_DIR);
+    m->session = std::make_unique<Session>(plugin, 0, "cache_dir=" RWKVB_BENCH_CACHE_DIR "," + bench_options());
     m->session->load(m->config, m->views, DType::F32);
     slot = std::move(m);
     return *slot;
@@ -101,22 +111,25 @@ void BM_Prefill(benchmark::State& st, const std::string& preset, int T) {
     m.session->free_state(s);
 }
 
-// The gemv / gemm kernels alone, built the way the plugin builds them.
+// The gemv / gemm kernels alone, built and launched the way the plugin does for this device.
 struct KernelRig {
     cl::Context ctx;
     cl::CommandQueue q;
     cl::Program prog;
+    ocl::Sizes sizes;
+    size_t max_wg = 0;
     KernelRig() {
         setenv("POCL_CACHE_DIR", RWKVB_BENCH_CACHE_DIR "/pocl", 0);
         const auto& list = ocl::device_list();
         if (list.devices.empty()) throw std::runtime_error(list.error);
         const cl::Device dev = list.devices[0].device;
+        const ocl::DeviceFacts facts = ocl::device_facts(list.devices[0]);
+        sizes = ocl::choose_sizes(facts, ocl::parse_options(bench_options().c_str()));
+        max_wg = facts.max_wg;
         ctx = cl::Context(dev);
         q = cl::CommandQueue(ctx, dev);
         std::string log;
-        const char* tile = std::getenv("RWKVB_BENCH_TILE");  // e.g. "-DTM=4 -DTN=2"
-        prog = ocl::build_program(ctx, dev, ocl::kernel_source(),
-                                  std::string("-cl-std=CL1.2 -DHEAD=64 -DWG=64 ") + (tile ? tile : "-DTM=4 -DTN=2"),
+        prog = ocl::build_program(ctx, dev, ocl::kernel_source(), ocl::build_options(sizes, 64, false),
                                   RWKVB_BENCH_CACHE_DIR, &log)
                    .program;
     }
@@ -134,22 +147,38 @@ cl::Buffer random_buffer(KernelRig& r, size_t n) {
     return cl::Buffer(r.ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, n * sizeof(float), v.data());
 }
 
+size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
 void BM_MatKernel(benchmark::State& st, bool gemm) {
     KernelRig& r = KernelRig::get();
+    const ocl::Sizes& z = r.sizes;
     const int M = static_cast<int>(st.range(0)), N = static_cast<int>(st.range(1)), K = static_cast<int>(st.range(2));
     cl::Buffer x = random_buffer(r, static_cast<size_t>(M) * K), w = random_buffer(r, static_cast<size_t>(N) * K),
                y = random_buffer(r, static_cast<size_t>(M) * N);
-    cl::Kernel k(r.prog, gemm ? "gemm" : "gemv");
-    const cl_int zero = 0, act = 0, acc = 0;
-    int i = 0;
-    for (const auto& a : {x}) k.setArg(i++, a);
-    k.setArg(i++, zero); k.setArg(i++, K); k.setArg(i++, w); k.setArg(i++, y); k.setArg(i++, zero);
-    k.setArg(i++, N); k.setArg(i++, M); k.setArg(i++, N); k.setArg(i++, K); k.setArg(i++, act); k.setArg(i++, acc);
-    const int tm = 4, tn = 2;  // must match the build's TM/TN for gemm's grid (default)
-    const cl::NDRange global = gemm ? cl::NDRange((N / tn + 15) / 16 * 16, (M / tm + 3) / 4 * 4)
-                                    : cl::NDRange((N + 255) / 256 * 256);
-    const char* gl = std::getenv("RWKVB_BENCH_GEMV_LOCAL");
-    const cl::NDRange local = gemm ? cl::NDRange(16, 4) : cl::NDRange(gl ? std::atoi(gl) : 64);
+    const cl_int zero = 0, none = 0;
+    cl::Kernel k(r.prog, gemm ? "gemm" : "gemv_jobs");
+    cl::NDRange global, local;
+    if (gemm) {  // as Engine::matmuls for many rows
+        int i = 0;
+        for (const auto& a : {x}) k.setArg(i++, a);
+        k.setArg(i++, zero); k.setArg(i++, K); k.setArg(i++, w); k.setArg(i++, y); k.setArg(i++, zero);
+        k.setArg(i++, N); k.setArg(i++, M); k.setArg(i++, N); k.setArg(i++, K); k.setArg(i++, none);
+        k.setArg(i++, none);
+        const size_t lx = std::min<size_t>(16, r.max_wg), ly = std::max<size_t>(1, std::min<size_t>(4, r.max_wg / lx));
+        global = cl::NDRange(round_up((N + z.tn - 1) / z.tn, lx), round_up((M + z.tm - 1) / z.tm, ly));
+        local = cl::NDRange(lx, ly);
+    } else {  // one job in every slot of gemv_jobs, as Engine::matmuls for few rows
+        const cl_int units = z.gemv_group ? N : (N + 3) / 4;
+        const cl_int8 d = {{N, K, 0, K, 0, N, 0, units}};
+        k.setArg(0, M);
+        k.setArg(1, units);
+        for (cl_uint s = 0; s < 8; ++s) {
+            k.setArg(2 + 4 * s, x); k.setArg(3 + 4 * s, w); k.setArg(4 + 4 * s, y); k.setArg(5 + 4 * s, d);
+        }
+        const size_t l = z.gemv_group ? z.wg : std::min<size_t>(16, r.max_wg);
+        global = cl::NDRange(z.gemv_group ? static_cast<size_t>(units) * l : round_up(units, l));
+        local = cl::NDRange(l);
+    }
     r.q.enqueueNDRangeKernel(k, cl::NullRange, global, local);
     r.q.finish();
     for (auto _ : st) {
@@ -161,10 +190,11 @@ void BM_MatKernel(benchmark::State& st, bool gemm) {
     st.counters["FLOP/s"] = benchmark::Counter(2.0 * M * N * K * st.iterations(), benchmark::Counter::kIsRate);
 }
 
-// The host's read bandwidth at the same moment (2 threads summing 256 MiB): the roofline the
-// decode and gemv rates are a fraction of. This machine is shared, so it moves between runs.
+// The host's read bandwidth at the same moment (2 threads summing 1 GiB, more than the 480 MiB
+// L3 this VM reports): the roofline the decode and gemv rates are a fraction of. This machine is
+// shared, so it moves between runs. 32 independent sums keep the adds off the critical path.
 void BM_HostReadBandwidth(benchmark::State& st) {
-    static std::vector<float> a(size_t(64) << 20, 1.0f);
+    static std::vector<float> a(size_t(256) << 20, 1.0f);
     float sink = 0;
     for (auto _ : st) {
         float part[2] = {0, 0};
@@ -172,10 +202,12 @@ void BM_HostReadBandwidth(benchmark::State& st) {
         for (int t = 0; t < 2; ++t)
             th[t] = std::thread([&, t] {
                 const size_t n = a.size() / 2;
-                float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-                for (size_t i = t * n; i < (t + 1) * n; i += 8)
-                    for (int j = 0; j < 8; ++j) acc[j] += a[i + j];
-                part[t] = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
+                float acc[32] = {};
+                for (size_t i = t * n; i < (t + 1) * n; i += 32)
+                    for (int j = 0; j < 32; ++j) acc[j] += a[i + j];
+                float s = 0;
+                for (float v : acc) s += v;
+                part[t] = s;
             });
         for (auto& x : th) x.join();
         sink += part[0] + part[1];

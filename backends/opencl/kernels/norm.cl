@@ -1,5 +1,6 @@
-// Normalisations: one work-group per row (LayerNorm) or per (row, head) (GroupNorm).
-// WG, the work-group size of these reductions, is set at build time from the device limits.
+// Normalisations: one work-group per row (LayerNorm, and LayerNorm fused with the token shift and
+// the mixes) or per (row, head) (GroupNorm). WG, the work-group size of these reductions, is set
+// at build time from the device limits.
 
 #ifndef WG
 #define WG 64
@@ -22,10 +23,20 @@ inline float group_sum(float v, __local float* scratch, int size) {
     barrier(CLK_LOCAL_MEM_FENCE);
     return total;
 }
-#define wg_sum(v, scratch) group_sum((v), (scratch), WG)
+
+// (mean, 1/sqrt(variance + eps)) of the n floats at p, reduced over the WG items of the group.
+inline float2 moments(__global const float* p, int n, float eps, __local float* scratch) {
+    const int lid = get_local_id(0);
+    float s = 0.0f;
+    for (int i = lid; i < n; i += WG) s += p[i];
+    const float mean = group_sum(s, scratch, WG) / n;
+    float q = 0.0f;
+    for (int i = lid; i < n; i += WG) { const float d = p[i] - mean; q += d * d; }
+    return (float2)(mean, rsqrt(group_sum(q, scratch, WG) / n + eps));
+}
 
 // y[r] = LN(x[in_row(r)]) with in_row(r) = r * in_stride + in_offset; rows of D floats.
-// LAST-token logits use stride T, offset T-1; everything else stride 1, offset 0.
+// ln0 uses stride 1, offset 0; LAST-token logits use stride T, offset T-1.
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void layernorm(__global const float* x, int in_stride, int in_offset, __global float* y,
                __global const float* gamma, __global const float* beta, int D, float eps) {
@@ -34,13 +45,50 @@ void layernorm(__global const float* x, int in_stride, int in_offset, __global f
     const int lid = get_local_id(0);
     __global const float* xr = x + (size_t)(r * in_stride + in_offset) * D;
     __global float* yr = y + (size_t)r * D;
-    float s = 0.0f;
-    for (int i = lid; i < D; i += WG) s += xr[i];
-    const float mean = wg_sum(s, scratch) / D;
-    float q = 0.0f;
-    for (int i = lid; i < D; i += WG) { const float d = xr[i] - mean; q += d * d; }
-    const float rstd = rsqrt(wg_sum(q, scratch) / D + eps);
-    for (int i = lid; i < D; i += WG) yr[i] = (xr[i] - mean) * rstd * gamma[i] + beta[i];
+    const float2 mr = moments(xr, D, eps, scratch);
+    for (int i = lid; i < D; i += WG) yr[i] = (xr[i] - mr.x) * mr.y * gamma[i] + beta[i];
+}
+
+// The block's pre-norm, token shift and mixes in one pass, one group per row m = b·T + t:
+//   z = LN(x[m]);  prev = t > 0 ? LN(x[m−1]) : state[b];  dz = prev − z;  o_i = z + dz ⊙ mu_i
+// for the n ≤ 6 mixes (mu packed [n][D]; v4/v5 store 1−μ). The previous row's norm is computed
+// again here rather than read back, so the pass needs no second launch. The last token's z goes
+// to state_out[b]: that is the state itself when T = 1 (the group reads its state before it
+// writes it); for T > 1 another group still reads the state, so the host copies it afterwards.
+// keep = 1 also writes z and dz (v6 mixes again after its LoRA).
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void ln_mix(__global const float* x, __global const float* gamma, __global const float* beta, float eps,
+            __global const float* state, __global float* state_out, int T, int D,
+            __global const float* mu, int n, __global float* o0, __global float* o1, __global float* o2,
+            __global float* o3, __global float* o4, __global float* o5,
+            int keep, __global float* z_out, __global float* dz_out) {
+    __local float scratch[WG];
+    const int m = get_group_id(0);
+    const int lid = get_local_id(0);
+    const int b = m / T, t = m % T;
+    __global const float* xr = x + (size_t)m * D;
+    const float2 cur = moments(xr, D, eps, scratch);
+    // Unconditional (barriers inside): for t = 0 the row's own moments, unused.
+    const float2 prev = moments(t > 0 ? xr - D : xr, D, eps, scratch);
+    __global const float* st = state + (size_t)b * D;
+    const size_t row = (size_t)m * D;
+    for (int d = lid; d < D; d += WG) {
+        const float z = (xr[d] - cur.x) * cur.y * gamma[d] + beta[d];
+        const float p = t > 0 ? (xr[d - D] - prev.x) * prev.y * gamma[d] + beta[d] : st[d];
+        const float dz = p - z;
+        const size_t i = row + d;
+        o0[i] = mad(dz, mu[d], z);
+        if (n > 1) o1[i] = mad(dz, mu[D + d], z);
+        if (n > 2) o2[i] = mad(dz, mu[2 * D + d], z);
+        if (n > 3) o3[i] = mad(dz, mu[3 * D + d], z);
+        if (n > 4) o4[i] = mad(dz, mu[4 * D + d], z);
+        if (n > 5) o5[i] = mad(dz, mu[5 * D + d], z);
+        if (keep) {
+            z_out[i] = z;
+            dz_out[i] = dz;
+        }
+        if (t == T - 1) state_out[(size_t)b * D + d] = z;
+    }
 }
 
 // v5/v6: out = GN(y; ln_x) [⊙ g]. Group (head h, row m); A = H·N channels per row.
@@ -53,44 +101,11 @@ void groupnorm_gate(__global const float* y, __global const float* g, int has_ga
     const int m = get_group_id(1);
     const int lid = get_local_id(0);
     const size_t base = (size_t)m * A + (size_t)h * N;
-    float s = 0.0f;
-    for (int i = lid; i < N; i += WG) s += y[base + i];
-    const float mean = wg_sum(s, scratch) / N;
-    float q = 0.0f;
-    for (int i = lid; i < N; i += WG) { const float d = y[base + i] - mean; q += d * d; }
-    const float rstd = rsqrt(wg_sum(q, scratch) / N + eps);
+    const float2 mr = moments(y + base, N, eps, scratch);
     for (int i = lid; i < N; i += WG) {
         const int c = h * N + i;
-        float o = (y[base + i] - mean) * rstd * lnw[c] + lnb[c];
+        float o = (y[base + i] - mr.x) * mr.y * lnw[c] + lnb[c];
         if (has_gate) o *= g[base + i];
         out[base + i] = o;
-    }
-}
-
-// v7: out = (GN(y; ln_x) + (Σ_j r·k̃·r_k) v) ⊙ g, per head; the bonus is added after the norm.
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void v7_groupnorm_bonus(__global const float* y, __global const float* r, __global const float* k,
-                        __global const float* v, __global const float* r_k, __global const float* g,
-                        __global const float* lnw, __global const float* lnb, __global float* out,
-                        int N, int A, float eps) {
-    __local float scratch[WG];
-    const int h = get_group_id(0);
-    const int m = get_group_id(1);
-    const int lid = get_local_id(0);
-    const size_t base = (size_t)m * A + (size_t)h * N;
-    float s = 0.0f, b = 0.0f;
-    for (int i = lid; i < N; i += WG) {
-        s += y[base + i];
-        b += r[base + i] * k[base + i] * r_k[h * N + i];
-    }
-    const float mean = wg_sum(s, scratch) / N;
-    const float bonus = wg_sum(b, scratch);
-    float q = 0.0f;
-    for (int i = lid; i < N; i += WG) { const float d = y[base + i] - mean; q += d * d; }
-    const float rstd = rsqrt(wg_sum(q, scratch) / N + eps);
-    for (int i = lid; i < N; i += WG) {
-        const int c = h * N + i;
-        const float o = (y[base + i] - mean) * rstd * lnw[c] + lnb[c] + bonus * v[base + i];
-        out[base + i] = o * g[base + i];
     }
 }

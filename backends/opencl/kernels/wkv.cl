@@ -1,7 +1,7 @@
 // The WKV recurrences, sequential over the T tokens of each stream (RWKV.md §2.2, §3.3, §4.2,
 // §5.2). v5–v7: one work-group per (head, stream), one work-item per value channel, HEAD (= N)
-// items; the token's r/k/w vectors are shared through local memory. State offsets s_off select
-// the layer; per stream the state is [H][N][N].
+// items; the token's r/k/w vectors are shared through local memory. `state` is the layer's:
+// per stream [H][N][N].
 
 #ifndef HEAD
 #define HEAD 64
@@ -11,11 +11,11 @@
 // y = r ⊙ wkv with r already through its sigmoid.
 __kernel void wkv4(__global const float* r, __global const float* k, __global const float* v,
                    __global const float* decay, __global const float* first,
-                   __global float* state, int s_off, __global float* y, int T, int A) {
+                   __global float* state, __global float* y, int T, int A) {
     const int c = get_global_id(0);
     const int b = get_global_id(1);
     if (c >= A) return;
-    __global float* st = state + s_off + (size_t)b * 3 * A;
+    __global float* st = state + (size_t)b * 3 * A;
     float aa = st[c], bb = st[A + c], pp = st[2 * A + c];
     const float w = decay[c], u = first[c];
     for (int t = 0; t < T; ++t) {
@@ -41,13 +41,13 @@ __kernel void wkv4(__global const float* r, __global const float* k, __global co
 __kernel __attribute__((reqd_work_group_size(HEAD, 1, 1)))
 void wkv5(__global const float* r, __global const float* k, __global const float* v,
           __global const float* w, int w_stride, __global const float* u,
-          __global float* state, int s_off, __global float* y, int T, int H) {
+          __global float* state, __global float* y, int T, int H) {
     __local float lr[HEAD], lk[HEAD], lw[HEAD], lu[HEAD];
     const int j = get_local_id(0);
     const int h = get_group_id(0);
     const int b = get_group_id(1);
     const int A = H * HEAD;
-    __global float* S = state + s_off + ((size_t)b * H + h) * HEAD * HEAD;
+    __global float* S = state + ((size_t)b * H + h) * HEAD * HEAD;
     float s[HEAD];
     for (int i = 0; i < HEAD; ++i) s[i] = S[i * HEAD + j];
     lu[j] = u[h * HEAD + j];
@@ -71,69 +71,73 @@ void wkv5(__global const float* r, __global const float* k, __global const float
     for (int i = 0; i < HEAD; ++i) S[i * HEAD + j] = s[i];
 }
 
-// v7 preparation, one work-group per (head, row), one item per channel of the head:
-// kk = normalize(k ⊙ k_k) per head; a = σ(a0 + a); k̃ = k ⊙ (1 + (a − 1) ⊙ k_a);
-// w = exp(−0.606531·σ(w0 + w)); value residual v += (v_first − v) ⊙ σ(v0 + vg) after layer 0
-// (layer 0 stores v_first instead). All in place except kk.
-__kernel __attribute__((reqd_work_group_size(HEAD, 1, 1)))
-void v7_prep(__global float* k, __global float* v, __global float* w, __global float* a,
-             __global const float* vg, __global float* vfirst, __global float* kk,
-             __global const float* w0, __global const float* a0, __global const float* v0,
-             __global const float* k_k, __global const float* k_a, int layer0, int A) {
-    __local float scratch[HEAD];
-    const int j = get_local_id(0);
-    const int h = get_group_id(0);
-    const int m = get_group_id(1);
-    const int c = h * HEAD + j;
-    const size_t i = (size_t)m * A + c;
-    const float kv = k[i];
-    const float kkv = kv * k_k[c];
-    const float norm = sqrt(group_sum(kkv * kkv, scratch, HEAD));
-    kk[i] = kkv / fmax(norm, 1e-12f);
-    const float av = 1.0f / (1.0f + exp(-(a0[c] + a[i])));
-    a[i] = av;
-    k[i] = kv * (1.0f + (av - 1.0f) * k_a[c]);
-    w[i] = exp(-0.606531f / (1.0f + exp(-(w0[c] + w[i]))));
-    if (layer0) {
-        vfirst[i] = v[i];
-    } else {
-        const float vv = v[i];
-        v[i] = mad(vfirst[i] - vv, 1.0f / (1.0f + exp(-(v0[c] + vg[i]))), vv);
-    }
+// Sum of v over the HEAD items of the group, every item adding all values in the same order
+// (a single barrier pair per sum instead of a tree: cheaper where barriers split loops, as on
+// CPU drivers, and every item gets the same bits).
+inline float head_sum(float v, __local float* scratch) {
+    barrier(CLK_LOCAL_MEM_FENCE);  // earlier readers of scratch are done
+    scratch[get_local_id(0)] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float s = 0.0f;
+    for (int j = 0; j < HEAD; ++j) s += scratch[j];
+    return s;
 }
 
-// v7: S[i][j] (i value, j key); work-item i keeps row i of S.
+inline float sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
+
+// v7, everything between the projections and the output projection, per (head h, stream b),
+// token by token (RWKV.md §5.2). Item i is channel c = h·N + i of the head and keeps row i of
+// the state S[i][j] (i value, j key). From the raw projections r, k, v and the LoRA outputs
+// wl, al, vg (before their activations) and g (after):
+//   kk = normalize(k ⊙ k_k) over the head;  a = σ(a0 + al);  k̃ = k ⊙ (1 + (a − 1) ⊙ k_a)
+//   w = exp(−0.606531·σ(w0 + wl));  v += (v_first − v) ⊙ σ(v0 + vg) after layer 0 (layer 0
+//   stores v_first instead)
 //   sa = S·(−kk);  S ← S·diag(w) + sa (kk⊙a)ᵀ + v k̃ᵀ;  y = S·r
+//   out = (GN(y; ln_x) + (Σ_j r·k̃·r_k) v) ⊙ g
 __kernel __attribute__((reqd_work_group_size(HEAD, 1, 1)))
-void wkv7(__global const float* r, __global const float* w, __global const float* k,
-          __global const float* v, __global const float* kk, __global const float* a,
-          __global float* state, int s_off, __global float* y, int T, int H) {
-    __local float lr[HEAD], lw[HEAD], lk[HEAD], lkk[HEAD], lb[HEAD];
+void wkv7(__global const float* r, __global const float* k, __global const float* v,
+          __global const float* wl, __global const float* al, __global const float* vg,
+          __global const float* g, __global float* vfirst, int layer0,
+          __global const float* w0, __global const float* a0, __global const float* v0,
+          __global const float* k_k, __global const float* k_a, __global const float* r_k,
+          __global const float* lnw, __global const float* lnb, float eps,
+          __global float* state, __global float* out, int T, int H) {
+    __local float lr[HEAD], lw[HEAD], lk[HEAD], lkk[HEAD], lb[HEAD], scratch[HEAD];
     const int i = get_local_id(0);
     const int h = get_group_id(0);
     const int b = get_group_id(1);
-    const int A = H * HEAD;
-    __global float* S = state + s_off + ((size_t)b * H + h) * HEAD * HEAD;
+    const int A = H * HEAD, c = h * HEAD + i;
+    __global float* S = state + ((size_t)b * H + h) * HEAD * HEAD;
     float s[HEAD];
     for (int j = 0; j < HEAD; ++j) s[j] = S[i * HEAD + j];
     for (int t = 0; t < T; ++t) {
-        const size_t o = (size_t)(b * T + t) * A + h * HEAD;
+        const size_t o = (size_t)(b * T + t) * A + c;
+        const float kv = k[o], kkv = kv * k_k[c];
+        const float kk = kkv / fmax(sqrt(head_sum(kkv * kkv, scratch)), 1e-12f);
+        const float av = sigmoid(a0[c] + al[o]);
+        const float kt = kv * (1.0f + (av - 1.0f) * k_a[c]);
+        float vv = v[o];
+        if (layer0) vfirst[o] = vv;
+        else vv = mad(vfirst[o] - vv, sigmoid(v0[c] + vg[o]), vv);
+        const float rv = r[o];
+        lr[i] = rv;
+        lw[i] = exp(-0.606531f * sigmoid(w0[c] + wl[o]));
+        lk[i] = kt;
+        lkk[i] = kk;
+        lb[i] = kk * av;
         barrier(CLK_LOCAL_MEM_FENCE);
-        lr[i] = r[o + i];
-        lw[i] = w[o + i];
-        lk[i] = k[o + i];
-        lkk[i] = kk[o + i];
-        lb[i] = kk[o + i] * a[o + i];
-        barrier(CLK_LOCAL_MEM_FENCE);
-        const float vi = v[o + i];
         float sa = 0.0f;
         for (int j = 0; j < HEAD; ++j) sa = mad(s[j], -lkk[j], sa);
-        float acc = 0.0f;
+        float y = 0.0f;
         for (int j = 0; j < HEAD; ++j) {
-            s[j] = mad(s[j], lw[j], mad(sa, lb[j], vi * lk[j]));
-            acc = mad(s[j], lr[j], acc);
+            s[j] = mad(s[j], lw[j], mad(sa, lb[j], vv * lk[j]));
+            y = mad(s[j], lr[j], y);
         }
-        y[o + i] = acc;
+        const float mean = head_sum(y, scratch) / HEAD;
+        const float bonus = head_sum(rv * kt * r_k[c], scratch);
+        const float d = y - mean;
+        const float rstd = rsqrt(head_sum(d * d, scratch) / HEAD + eps);
+        out[o] = (d * rstd * lnw[c] + lnb[c] + bonus * vv) * g[o];
     }
     for (int j = 0; j < HEAD; ++j) S[i * HEAD + j] = s[j];
 }

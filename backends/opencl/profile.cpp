@@ -1,0 +1,26 @@
+#include "profile.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+namespace rwkvb::ocl {
+
+void Profile::add(const std::string& kernel, double seconds) {
+    Entry& e = entries_[kernel];
+    e.seconds += seconds;
+    ++e.calls;
+}
+
+Profile::~Profile() {
+    std::vector<std::pair<std::string, Entry>> rows(entries_.begin(), entries_.end());
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+    double total = 0;
+    for (const auto& r : rows) total += r.second.seconds;
+    std::fprintf(stderr, "opencl profile: %-28s %10s %9s %10s %6s\n", "kernel", "total ms", "calls", "us/call", "share");
+    for (const auto& [name, e] : rows)
+        std::fprintf(stderr, "opencl profile: %-28s %10.1f %9ld %10.1f %5.1f%%\n", name.c_str(), 1e3 * e.seconds,
+                     e.calls, 1e6 * e.seconds / e.calls, total > 0 ? 100 * e.seconds / total : 0.0);
+}
+
+}  // namespace rwkvb::ocl
