@@ -1,35 +1,8 @@
 #include "golden_util.hpp"
 
-#include <nlohmann/json.hpp>
-
-#include <cstring>
-#include <fstream>
-#include <stdexcept>
+#include <algorithm>
 
 namespace rwkvb::test {
-
-std::vector<FixtureCase> fixture_cases() {
-    const fs::path dir = RWKVB_FIXTURES_DIR;
-    const fs::path index = dir / "fixtures.json";
-    if (!fs::exists(index))
-        throw std::runtime_error("golden fixtures index " + index.string() +
-                                 " is missing: the reference tests need ../shared/fixtures (set RWKVB_FIXTURES_DIR)");
-    std::ifstream in(index);
-    const auto j = nlohmann::json::parse(in);
-    std::vector<FixtureCase> out;
-    for (const auto& c : j.at("cases")) {
-        FixtureCase f;
-        f.name = c.at("name").get<std::string>();
-        f.model = dir / c.at("dir").get<std::string>() / "model.safetensors";
-        f.golden = dir / c.at("dir").get<std::string>() / "golden.safetensors";
-        f.T = c.at("T").get<int>();
-        for (const auto& p : {f.model, f.golden})
-            if (!fs::exists(p)) throw std::runtime_error("fixture file " + p.string() + " is missing");
-        out.push_back(std::move(f));
-    }
-    if (out.empty()) throw std::runtime_error(index.string() + " lists no cases");
-    return out;
-}
 
 fs::path reference_plugin_path() { return fs::path(RWKVB_PLUGIN_DIR) / "librwkvb_reference.so"; }
 
@@ -62,38 +35,6 @@ std::vector<double> run_chunked(Golden& g, const std::vector<int32_t>& tokens, i
     }
     g.session->free_state(st);
     return out;
-}
-
-double rel_l2(const double* a, const double* b, int V) {
-    double num = 0, den = 0;
-    for (int i = 0; i < V; ++i) {
-        num += (a[i] - b[i]) * (a[i] - b[i]);
-        den += b[i] * b[i];
-    }
-    return std::sqrt(num) / std::sqrt(den);
-}
-
-int argmax(const double* x, int V) {
-    int best = 0;
-    for (int i = 1; i < V; ++i)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
-
-std::vector<double> read_f64(const SafetensorsFile& f, const std::string& name) {
-    const TensorView& t = f.at(name);
-    if (t.dtype != DType::F64) throw std::runtime_error(name + " is not F64");
-    std::vector<double> v(t.nbytes / 8);
-    std::memcpy(v.data(), t.data, t.nbytes);
-    return v;
-}
-
-std::vector<int32_t> read_i32(const SafetensorsFile& f, const std::string& name) {
-    const TensorView& t = f.at(name);
-    if (t.dtype != DType::I32) throw std::runtime_error(name + " is not I32");
-    std::vector<int32_t> v(t.nbytes / 4);
-    std::memcpy(v.data(), t.data, t.nbytes);
-    return v;
 }
 
 }  // namespace rwkvb::test

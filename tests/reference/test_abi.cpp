@@ -20,12 +20,6 @@ const rwkvb_backend& table() {
     return plugin->table();
 }
 
-FixtureCase find_case(const std::string& name) {
-    for (auto& c : fixture_cases())
-        if (c.name == name) return c;
-    throw std::runtime_error("fixture case " + name + " is missing from fixtures.json");
-}
-
 TEST(ReferenceAbi, IdentityAndDevice) {
     const auto& t = table();
     EXPECT_STREQ(t.name, "reference");
@@ -59,20 +53,10 @@ TEST(ReferenceAbi, BadOptionsAndArgumentsGiveStatusAndOneLine) {
     EXPECT_EQ(t.state_new(ctx, 1, &st), RWKVB_ERR_INVALID_ARGUMENT);  // no model yet
     EXPECT_NE(std::string(t.last_error(ctx)).find("no model"), std::string::npos);
 
-    const auto c = find_case("rwkv7-tiny");
+    const auto& c = fixture_case("rwkv7-tiny");
     const auto file = SafetensorsFile::open(c.model);
     const auto cfg = detect_config(file);
-    std::vector<rwkvb_tensor> ts;
-    for (const auto& v : file.tensors()) {
-        rwkvb_tensor a{};
-        a.name = v.name.c_str();
-        a.dtype = static_cast<int32_t>(v.dtype);
-        a.ndim = static_cast<int32_t>(v.shape.size());
-        std::copy(v.shape.begin(), v.shape.end(), a.shape);
-        a.data = v.data;
-        a.nbytes = v.nbytes;
-        ts.push_back(a);
-    }
+    const std::vector<rwkvb_tensor> ts = abi_tensors(file.tensors());
     for (int32_t d : {RWKVB_I8, RWKVB_F16, RWKVB_BF16}) {
         EXPECT_EQ(t.load(ctx, &cfg, ts.data(), ts.size(), d), RWKVB_ERR_UNSUPPORTED) << d;
         EXPECT_NE(std::string(t.last_error(ctx)).find("offers f32 and f64"), std::string::npos) << t.last_error(ctx);
@@ -144,7 +128,7 @@ TEST(ReferenceAbi, HalfCheckpointsAreReadExactly) {
 }
 
 TEST(ReferenceAbi, StateLayoutAndMemoryAccounting) {
-    const auto c = find_case("rwkv4-tiny");
+    const auto& c = fixture_case("rwkv4-tiny");
     Golden g(c.model);
     const auto& t = g.session->plugin().table();
     const auto& cfg = g.cfg;

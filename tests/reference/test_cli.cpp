@@ -1,34 +1,22 @@
 // `rwkvbench logits` end to end: the real binary, the golden plugin, a fixture, the output file
 // compared with the official logits; and the one-line errors with their exit codes.
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 
 #include <gtest/gtest.h>
 
 #include "golden_util.hpp"
+#include "run_cli.hpp"
+#include "tokens.hpp"
 
 namespace rwkvb::test {
 namespace {
 
-struct Result {
-    int code = -1;
-    std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-    const std::string cmd = std::string(RWKVB_BINARY) + " " + args + " 2>&1";
-    Result r;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf{};
-    while (size_t n = fread(buf.data(), 1, buf.size(), p)) r.output.append(buf.data(), n);
-    const int status = pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+// Lines written to stdout and stderr together.
+long lines(const CliResult& r) {
+    return std::count(r.out.begin(), r.out.end(), '\n') + std::count(r.err.begin(), r.err.end(), '\n');
 }
 
 fs::path temp_out(const std::string& tag) {
@@ -41,12 +29,12 @@ TEST(ReferenceCli, LogitsOfEachVersionMatchTheOfficialGolden) {
         for (const std::string mode : {"sequence", "sequential"}) {
             SCOPED_TRACE(c.name + " " + mode);
             const fs::path out = temp_out(c.name + mode);
-            const Result r = run("logits --backend reference --model " + c.model.string() + " --tokens " +
-                                 c.golden.string() + " --mode " + mode + " -o " + out.string());
-            ASSERT_EQ(r.code, 0) << r.output;
+            const CliResult r = run_cli({"logits", "--backend", "reference", "--model", c.model.string(), "--tokens",
+                                         c.golden.string(), "--mode", mode, "-o", out.string()});
+            ASSERT_EQ(r.exit_code, 0) << r.describe();
             const auto got = SafetensorsFile::open(out);
             const auto ref = SafetensorsFile::open(c.golden);
-            EXPECT_EQ(read_i32(got, "tokens"), read_i32(ref, "tokens"));
+            EXPECT_EQ(read_tokens(out, c.vocab_size), read_tokens(c.golden, c.vocab_size));
             EXPECT_EQ(got.metadata().at("backend"), "reference");
             EXPECT_EQ(got.metadata().at("mode"), mode);
             const auto g = read_f64(got, "logits"), o = read_f64(ref, "logits");
@@ -59,14 +47,20 @@ TEST(ReferenceCli, LogitsOfEachVersionMatchTheOfficialGolden) {
 }
 
 TEST(ReferenceCli, SyntheticTokensAndChunks) {
-    const auto c = fixture_cases().front();
+    const auto& c = fixture_cases().front();
     const fs::path a = temp_out("a"), b = temp_out("b");
-    const std::string base = "logits --backend reference --model " + c.model.string() + " --tokens 50 --seed 9 ";
-    ASSERT_EQ(run(base + "--chunk 7 --threads 1 -o " + a.string()).code, 0);
-    ASSERT_EQ(run(base + "--mode sequential -o " + b.string()).code, 0);
+    const std::vector<std::string> base{"logits", "--backend", "reference", "--model", c.model.string(),
+                                        "--tokens", "50", "--seed", "9"};
+    auto with = [&](std::vector<std::string> extra) {
+        std::vector<std::string> args = base;
+        args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    };
+    ASSERT_EQ(run_cli(with({"--chunk", "7", "--threads", "1", "-o", a.string()})).exit_code, 0);
+    ASSERT_EQ(run_cli(with({"--mode", "sequential", "-o", b.string()})).exit_code, 0);
     const auto fa = SafetensorsFile::open(a), fb = SafetensorsFile::open(b);
-    EXPECT_EQ(read_i32(fa, "tokens").size(), 50u);
-    EXPECT_EQ(read_i32(fa, "tokens"), read_i32(fb, "tokens"));
+    EXPECT_EQ(read_tokens(a, c.vocab_size).size(), 50u);
+    EXPECT_EQ(read_tokens(a, c.vocab_size), read_tokens(b, c.vocab_size));
     const auto la = read_f64(fa, "logits"), lb = read_f64(fb, "logits");
     const int V = static_cast<int>(fa.at("logits").shape[1]);
     for (size_t t = 0; t * V < la.size(); ++t) EXPECT_LE(rel_l2(&la[t * V], &lb[t * V], V), 1e-12);
@@ -75,27 +69,28 @@ TEST(ReferenceCli, SyntheticTokensAndChunks) {
 }
 
 TEST(ReferenceCli, BadInputExitsTwoWithOneLine) {
-    const auto c = fixture_cases().front();
-    const fs::path out = temp_out("bad");
-    const std::string model = " --model " + c.model.string();
-    for (const std::string& args :
-         {"logits --backend no-such-backend" + model + " --tokens 10 -o " + out.string(),
-          "logits --backend reference --model /no/such/model.safetensors --tokens 10 -o " + out.string(),
-          "logits --backend reference" + model + " --tokens not-a-file -o " + out.string(),
-          "logits --backend reference" + model + " --tokens 10 --dtype int8 -o " + out.string(),
-          "logits --backend reference" + model + " --tokens 10 --dtype f16 -o " + out.string(),
-          "logits --backend reference" + model + " --tokens " + c.model.string() + " -o " + out.string()}) {
-        SCOPED_TRACE(args);
-        const Result r = run(args);
-        EXPECT_EQ(r.code, 2) << r.output;
-        EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    const auto& c = fixture_cases().front();
+    const std::string out = temp_out("bad").string(), model = c.model.string();
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"logits", "--backend", "no-such-backend", "--model", model, "--tokens", "10", "-o", out},
+             {"logits", "--backend", "reference", "--model", "/no/such/model.safetensors", "--tokens", "10", "-o", out},
+             {"logits", "--backend", "reference", "--model", model, "--tokens", "not-a-file", "-o", out},
+             {"logits", "--backend", "reference", "--model", model, "--tokens", "10", "--dtype", "int8", "-o", out},
+             {"logits", "--backend", "reference", "--model", model, "--tokens", "10", "--dtype", "f16", "-o", out},
+             {"logits", "--backend", "reference", "--model", model, "--tokens", model, "-o", out}}) {
+        SCOPED_TRACE(args[2] + " " + args[4] + " " + args[6] + " " + args[7]);
+        const CliResult r = run_cli(args);
+        EXPECT_EQ(r.exit_code, 2) << r.describe();
+        EXPECT_EQ(lines(r), 1) << r.out << r.err;
         EXPECT_FALSE(fs::exists(out));
     }
-    const Result unknown = run("logits --backend no-such-backend" + model + " --tokens 10 -o " + out.string());
-    EXPECT_NE(unknown.output.find("no-such-backend"), std::string::npos);
+    const CliResult unknown =
+        run_cli({"logits", "--backend", "no-such-backend", "--model", model, "--tokens", "10", "-o", out});
+    EXPECT_NE((unknown.out + unknown.err).find("no-such-backend"), std::string::npos);
     // The golden offers only what it computes with (float64 arithmetic on f32/f64 weights).
-    const Result half = run("logits --backend reference" + model + " --tokens 10 --dtype bf16 -o " + out.string());
-    EXPECT_NE(half.output.find("offers f64, f32"), std::string::npos) << half.output;
+    const CliResult half =
+        run_cli({"logits", "--backend", "reference", "--model", model, "--tokens", "10", "--dtype", "bf16", "-o", out});
+    EXPECT_NE((half.out + half.err).find("offers f64, f32"), std::string::npos) << half.describe();
 }
 
 }  // namespace

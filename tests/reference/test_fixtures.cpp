@@ -16,9 +16,9 @@ TEST(ReferenceFixtures, EveryCaseMatchesOfficialFloat64) {
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
         Golden g(c.model);
-        const auto golden = SafetensorsFile::open(c.golden);
-        const auto tokens = read_i32(golden, "tokens");
-        const auto ref = read_f64(golden, "logits");
+        const GoldenCase gc = load_case(c.name);  // checks T and the logits' shape
+        const auto& tokens = gc.tokens;
+        const auto& ref = gc.logits;
         ASSERT_EQ(static_cast<int>(tokens.size()), c.T);
         ASSERT_EQ(ref.size(), tokens.size() * g.V());
         const auto got = run_sequential(g, tokens);

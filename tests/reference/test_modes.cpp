@@ -11,9 +11,7 @@ namespace rwkvb::test {
 namespace {
 
 double max_rel(const std::vector<double>& a, const std::vector<double>& b, int V) {
-    double m = 0;
-    for (size_t t = 0; t * V < a.size(); ++t) m = std::max(m, rel_l2(a.data() + t * V, b.data() + t * V, V));
-    return m;
+    return max_rel_l2(a.data(), b.data(), int64_t(a.size() / size_t(V)), V);
 }
 
 std::vector<float> export_state(Golden& g, rwkvb_state* st, int stream) {
@@ -30,8 +28,7 @@ TEST(ReferenceModes, SequenceAndChunksEqualSequentialOnEveryFixture) {
     for (const auto& c : fixture_cases()) {
         SCOPED_TRACE(c.name);
         Golden g(c.model);
-        const auto golden = SafetensorsFile::open(c.golden);
-        const auto tokens = read_i32(golden, "tokens");
+        const auto tokens = read_tokens(c.golden, g.V());
         const auto seq = run_sequential(g, tokens);
         for (int chunk : {0, 1, 7, 64}) {
             const double e = max_rel(run_chunked(g, tokens, chunk), seq, g.V());
@@ -47,7 +44,7 @@ TEST(ReferenceModes, FinalStateOfOneCallEqualsSequential) {
         if (c.name.find("tiny") == std::string::npos) continue;
         SCOPED_TRACE(c.name);
         Golden g(c.model);
-        const auto tokens = read_i32(SafetensorsFile::open(c.golden), "tokens");
+        const auto tokens = read_tokens(c.golden, g.V());
         rwkvb_state* a = g.session->new_state(1);
         rwkvb_state* b = g.session->new_state(1);
         std::vector<double> logits(g.V());
@@ -68,7 +65,7 @@ TEST(ReferenceModes, BatchOfThreeEqualsThreeSingleRuns) {
         Golden g(c.model);
         const int V = g.V(), T = 40, B = 3;
         std::vector<std::vector<int32_t>> streams;
-        for (int b = 0; b < B; ++b) streams.push_back(synthetic_tokens(100 + b, T, V));
+        for (int b = 0; b < B; ++b) streams.push_back(synthetic_tokens(100, uint64_t(b), T, V));
         std::vector<int32_t> flat;  // [batch][n_tokens]
         for (const auto& s : streams) flat.insert(flat.end(), s.begin(), s.end());
 
@@ -103,7 +100,7 @@ TEST(ReferenceModes, ThreadCountDoesNotChangeAnyBit) {
     for (const auto& c : fixture_cases()) {
         if (c.name.find("small") == std::string::npos) continue;
         SCOPED_TRACE(c.name);
-        const auto tokens = read_i32(SafetensorsFile::open(c.golden), "tokens");
+        const auto tokens = read_tokens(c.golden, c.vocab_size);
         const std::vector<int32_t> prompt(tokens.begin(), tokens.begin() + 64);
         std::vector<std::vector<double>> seq, chunked;
         for (int threads : {1, 2, 3}) {
