@@ -2,13 +2,13 @@
 // R weight rows × MT rows of x. Memory-bound at M = 1, so the only goals are streaming every
 // weight byte once and keeping enough loads in flight.
 #include "gemv_kernels.hpp"
-#include "pool.hpp"
+
+#include "dtype.hpp"  // rwkvb::f16_to_f32, bf16_to_f32 (workloads) for the scalar tails
+#include "vmath.hpp"
 
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
-#include <cstring>
 
 namespace rwkvd {
 namespace {
@@ -23,7 +23,7 @@ struct LoadF16 {
     static __m256 load8(const uint16_t* p) {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     }
-    static float load1(const uint16_t* p) { return _cvtsh_ss(*p); }
+    static float load1(const uint16_t* p) { return rwkvb::f16_to_f32(*p); }
 };
 struct LoadBF16 {
     using T = uint16_t;
@@ -31,12 +31,7 @@ struct LoadBF16 {
         __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
         return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
     }
-    static float load1(const uint16_t* p) {
-        uint32_t u = uint32_t(*p) << 16;
-        float f;
-        std::memcpy(&f, &u, 4);
-        return f;
-    }
+    static float load1(const uint16_t* p) { return rwkvb::bf16_to_f32(*p); }
 };
 struct LoadS8 {
     using T = int8_t;
@@ -46,13 +41,6 @@ struct LoadS8 {
     }
     static float load1(const int8_t* p) { return float(*p); }
 };
-
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // R consecutive weight rows (starting at w, row length k) against MT rows of x;
 // out[m][r] = dot(w_r, x_m).
@@ -72,7 +60,7 @@ inline void tile(const typename L::T* w, int64_t k, const float* x, int64_t ldx,
     }
     for (int r = 0; r < R; ++r)
         for (int m = 0; m < MT; ++m) {
-            float s = hsum(acc[r][m]);
+            float s = vm::hsum8(acc[r][m]);
             for (int64_t j = i; j < k; ++j) s += L::load1(w + r * k + j) * x[m * ldx + j];
             out[m][r] = s;
         }
@@ -97,7 +85,7 @@ inline void rows_block(const typename L::T* w, const float* scale, int64_t n0, i
 }
 
 template <class L>
-void gemv(const typename L::T* w, const float* scale, int64_t n, int64_t k, const float* x,
+void gemv(Parallel& par, const typename L::T* w, const float* scale, int64_t n, int64_t k, const float* x,
           int64_t m, int64_t ldx, float* y, int64_t ldy) {
     // Blocks of output rows: small enough to balance 2+ threads, large enough that the weight
     // rows of a block stay in L2 while every group of x rows passes over them.
@@ -126,7 +114,7 @@ void gemv(const typename L::T* w, const float* scale, int64_t n, int64_t k, cons
         }
     };
     if (n * k * int64_t(sizeof(typename L::T)) >= (1 << 16)) {
-        parallel_for(blocks, block);
+        par.run(blocks, block);
     } else {
         for (int64_t b = 0; b < blocks; ++b) block(b);
     }
@@ -134,21 +122,21 @@ void gemv(const typename L::T* w, const float* scale, int64_t n, int64_t k, cons
 
 }  // namespace
 
-void gemv_f32(const float* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
+void gemv_f32(Parallel& par, const float* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
               float* y, int64_t ldy) {
-    gemv<LoadF32>(w, nullptr, n, k, x, m, ldx, y, ldy);
+    gemv<LoadF32>(par, w, nullptr, n, k, x, m, ldx, y, ldy);
 }
-void gemv_f16(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
-              float* y, int64_t ldy) {
-    gemv<LoadF16>(w, nullptr, n, k, x, m, ldx, y, ldy);
+void gemv_f16(Parallel& par, const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t m,
+              int64_t ldx, float* y, int64_t ldy) {
+    gemv<LoadF16>(par, w, nullptr, n, k, x, m, ldx, y, ldy);
 }
-void gemv_bf16(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
-               float* y, int64_t ldy) {
-    gemv<LoadBF16>(w, nullptr, n, k, x, m, ldx, y, ldy);
+void gemv_bf16(Parallel& par, const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t m,
+               int64_t ldx, float* y, int64_t ldy) {
+    gemv<LoadBF16>(par, w, nullptr, n, k, x, m, ldx, y, ldy);
 }
-void gemv_s8(const int8_t* w, const float* scale, int64_t n, int64_t k, const float* x, int64_t m,
-             int64_t ldx, float* y, int64_t ldy) {
-    gemv<LoadS8>(w, scale, n, k, x, m, ldx, y, ldy);
+void gemv_s8(Parallel& par, const int8_t* w, const float* scale, int64_t n, int64_t k, const float* x,
+             int64_t m, int64_t ldx, float* y, int64_t ldy) {
+    gemv<LoadS8>(par, w, scale, n, k, x, m, ldx, y, ldy);
 }
 
 void convert_f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
@@ -170,16 +158,6 @@ void convert_s8_to_f32(const int8_t* src, const float* row_scale, int64_t rows, 
         for (; i + 8 <= k; i += 8) _mm256_storeu_ps(d + i, _mm256_mul_ps(LoadS8::load8(a + i), s));
         for (; i < k; ++i) d[i] = float(a[i]) * row_scale[r];
     }
-}
-uint16_t f32_to_f16_rne(float f) {
-    return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
-}
-uint16_t f32_to_bf16_rne(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN stays NaN
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return static_cast<uint16_t>(u >> 16);
 }
 
 }  // namespace rwkvd

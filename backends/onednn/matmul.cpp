@@ -1,8 +1,7 @@
 #include "matmul.hpp"
 
+#include "dtype.hpp"  // rwkvb::f32_to_f16 / f32_to_bf16 (round to nearest even)
 #include "gemv_kernels.hpp"
-
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -29,7 +28,7 @@ Linear make_linear(const float* src, int64_t n, int64_t k, bool src_in_out, WTyp
 #pragma omp parallel for schedule(static) if (total > (1 << 20))
         for (int64_t r = 0; r < n; ++r)
             for (int64_t c = 0; c < k; ++c)
-                l.h16[r * k + c] = type == WType::F16 ? f32_to_f16_rne(at(r, c)) : f32_to_bf16_rne(at(r, c));
+                l.h16[r * k + c] = type == WType::F16 ? rwkvb::f32_to_f16(at(r, c)) : rwkvb::f32_to_bf16(at(r, c));
         break;
     case WType::S8:
         // Symmetric, one scale per output row: scale = max|w| / 127, q = round(w / scale).
@@ -52,7 +51,7 @@ Linear make_linear(const float* src, int64_t n, int64_t k, bool src_in_out, WTyp
     return l;
 }
 
-Matmul::Matmul() : eng_(dnnl::engine::kind::cpu, 0), strm_(eng_) {}
+Matmul::Matmul(Parallel& par) : par_(par), eng_(dnnl::engine::kind::cpu, 0), strm_(eng_) {}
 
 void Matmul::onednn(const float* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
                     float* y, int64_t ldy) {
@@ -81,10 +80,10 @@ void Matmul::run(const Linear& w, const float* x, int64_t m, int64_t ldx, float*
     const bool ours = path_ == 1 || (path_ == 0 && m <= kGemvMaxRows);
     if (ours) {
         switch (w.type) {
-        case WType::F32: return gemv_f32(w.f32.data(), w.n, w.k, x, m, ldx, y, ldy);
-        case WType::F16: return gemv_f16(w.h16.data(), w.n, w.k, x, m, ldx, y, ldy);
-        case WType::BF16: return gemv_bf16(w.h16.data(), w.n, w.k, x, m, ldx, y, ldy);
-        case WType::S8: return gemv_s8(w.q8.data(), w.scale.data(), w.n, w.k, x, m, ldx, y, ldy);
+        case WType::F32: return gemv_f32(par_, w.f32.data(), w.n, w.k, x, m, ldx, y, ldy);
+        case WType::F16: return gemv_f16(par_, w.h16.data(), w.n, w.k, x, m, ldx, y, ldy);
+        case WType::BF16: return gemv_bf16(par_, w.h16.data(), w.n, w.k, x, m, ldx, y, ldy);
+        case WType::S8: return gemv_s8(par_, w.q8.data(), w.scale.data(), w.n, w.k, x, m, ldx, y, ldy);
         }
     }
     if (w.type == WType::F32) return onednn(w.f32.data(), w.n, w.k, x, m, ldx, y, ldy);

@@ -6,6 +6,7 @@
 //    oneDNN 2.6 has no bf16/f16 matmul and no f32×s8 weight decompression on AVX2.
 #pragma once
 #include "common.hpp"
+#include "pool.hpp"
 
 #include <dnnl.hpp>
 
@@ -37,7 +38,7 @@ public:
     // At or below this many rows our kernels beat oneDNN (measured: bench_onednn BM_Linear*).
     static constexpr int64_t kGemvMaxRows = 8;
 
-    Matmul();
+    explicit Matmul(Parallel& par);
     // y[m][n] (row stride ldy) = x[m][k] (row stride ldx) · Wᵀ.
     void run(const Linear& w, const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy);
     // Force a path (benchmarks and tests): 0 = automatic, 1 = our kernels, 2 = oneDNN.
@@ -48,6 +49,7 @@ private:
     void onednn(const float* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
                 float* y, int64_t ldy);
     using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>;  // m, k, n, ldx, ldy
+    Parallel& par_;
     dnnl::engine eng_;
     dnnl::stream strm_;
     std::map<Key, dnnl::matmul> cache_;

@@ -3,6 +3,7 @@
 #pragma once
 #include "common.hpp"
 #include "matmul.hpp"
+#include "pool.hpp"
 
 #include <rwkvbench/backend.h>
 
@@ -56,13 +57,16 @@ struct State {
 void state_init(const Model& m, State& s, int32_t batch);
 void state_zero(const Model& m, State& s);
 
-// Scratch buffers and the matmul engine; forward() for any version.
+// Scratch buffers, threads and the matmul engine; forward() for any version.
 class Runner {
 public:
-    explicit Runner(const Model& m) : m_(m) {}
+    explicit Runner(const Model& m) : m_(m), mm_(par_) {}
     // tokens [batch][T]; logits [batch][rows][V] with rows per `which`.
     void forward(State& s, const int32_t* tokens, int64_t T, int32_t batch, float* logits, int which);
     Matmul& matmul() { return mm_; }
+    // Threads of this runner (0 = the process default); applied to OpenMP at each forward().
+    void set_threads(int n) { par_.set_threads(n); }
+    int threads() const { return par_.threads(); }
     uint64_t workspace_bytes() const;
 
 private:
@@ -76,6 +80,7 @@ private:
     void ensure(int64_t rows);
 
     const Model& m_;
+    Parallel par_;
     Matmul mm_;
     int64_t cap_rows_ = 0;
     // Row-major [rows][width] scratch; names follow RWKV.md.

@@ -4,6 +4,8 @@
 #include "norms.hpp"
 #include "ops.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -34,18 +36,19 @@ uint64_t Runner::workspace_bytes() const {
 }
 
 void Runner::shift(State& s, int64_t l, int64_t B, int64_t T, int64_t state_off) {
-    const int64_t D = m_.cfg.n_embd;
-    for (int64_t b = 0; b < B; ++b) {
-        float* prev = s.stream_layer(int32_t(b), l, m_.cfg.n_layer) + state_off;
-        const float* z = z_.data() + b * T * D;
-        float* dz = dz_.data() + b * T * D;
-#pragma omp simd
-        for (int64_t i = 0; i < D; ++i) dz[i] = prev[i] - z[i];
-        for_each(T - 1, D, [&](int64_t t, int64_t i) {
-            dz[(t + 1) * D + i] = z[t * D + i] - z[(t + 1) * D + i];
+    const int64_t D = m_.cfg.n_embd, L = m_.cfg.n_layer;
+    const float* z = z_.data();
+    float* dz = dz_.data();
+    // Row r = b·T + t takes its previous row from z (t > 0) or from the stream's state (t = 0).
+    for_rows(B * T, D, [&](int64_t r) {
+        const int64_t b = r / T, t = r % T;
+        const float* prev = t ? z + (r - 1) * D : s.stream_layer(int32_t(b), l, L) + state_off;
+        vm::span8(D, [&](int64_t i, auto io) {
+            io.st(dz + r * D + i, _mm256_sub_ps(io.ld(prev + i), io.ld(z + r * D + i)));
         });
-        std::memcpy(prev, z + (T - 1) * D, size_t(D) * sizeof(float));
-    }
+    });
+    for (int64_t b = 0; b < B; ++b)
+        std::memcpy(s.stream_layer(int32_t(b), l, L) + state_off, z + (b * T + T - 1) * D, size_t(D) * sizeof(float));
 }
 
 void Runner::channel_mix(const Layer& L, State& s, int64_t l, int64_t B, int64_t T) {
@@ -53,22 +56,22 @@ void Runner::channel_mix(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     shift(s, l, B, T, D + s.wkv_floats);
     lerp(z_.data(), dz_.data(), L.fmu_k.data(), R, D, xa_.data());
     mm_.run(L.Fk, xa_.data(), R, D, big_.data(), F);
-    float* h = big_.data();
-    for_each(R, F, [h, F](int64_t r, int64_t j) {
-        float v = std::max(h[r * F + j], 0.f);
-        h[r * F + j] = v * v;
+    map_inplace(big_.data(), R, F, F, [](__m256 h) {  // relu(h)²
+        h = _mm256_max_ps(h, _mm256_setzero_ps());
+        return _mm256_mul_ps(h, h);
     });
     mm_.run(L.Fv, big_.data(), R, F, v_.data(), D);
-    float* x = x_.data();
-    const float* v = v_.data();
-    if (m_.cfg.version == 7) {
-        for_each(R, D, [&](int64_t r, int64_t i) { x[r * D + i] += v[r * D + i]; });
-        return;
-    }
+    if (m_.cfg.version == 7) return add_to(x_.data(), v_.data(), R, D);
     lerp(z_.data(), dz_.data(), L.fmu_r.data(), R, D, xb_.data());
     mm_.run(L.Fr, xb_.data(), R, D, r_.data(), D);
-    const float* rr = r_.data();
-    for_each(R, D, [&](int64_t r, int64_t i) { x[r * D + i] += sigmoidf(rr[r * D + i]) * v[r * D + i]; });
+    float* x = x_.data();
+    const float *v = v_.data(), *rr = r_.data();
+    for_rows(R, D, [&](int64_t r) {  // x += sigmoid(r) ⊙ v
+        const int64_t o = r * D;
+        vm::span8(D, [&](int64_t i, auto io) {
+            io.st(x + o + i, _mm256_fmadd_ps(vm::sigmoid8(io.ld(rr + o + i)), io.ld(v + o + i), io.ld(x + o + i)));
+        });
+    });
 }
 
 void Runner::forward(State& s, const int32_t* tokens, int64_t T, int32_t batch, float* logits, int which) {
@@ -79,6 +82,10 @@ void Runner::forward(State& s, const int32_t* tokens, int64_t T, int32_t batch, 
             throw Error(RWKVB_ERR_INVALID_ARGUMENT, "token " + std::to_string(tokens[i]) + " at position " +
                         std::to_string(i) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
     ensure(R);
+    // Many rows: every parallel loop on OpenMP, whose team the GEMMs keep awake; few rows
+    // (decode): our pool (pool.hpp). OpenMP's count is per calling thread, so set it each call.
+    par_.use_openmp(R > Matmul::kGemvMaxRows);
+    omp_set_num_threads(par_.threads());
     for (int64_t i = 0; i < R; ++i)
         std::memcpy(x_.data() + i * D, m_.emb.data() + int64_t(tokens[i]) * D, size_t(D) * sizeof(float));
 

@@ -1,9 +1,8 @@
 // Checkpoint → Model: finds every tensor by its official name, checks its shape, converts it to
 // f32 and applies the load-time transforms of RWKV.md (§2.1, §3.2, §4.1, §5.1).
+#include "dtype.hpp"  // rwkvb::f16_to_f32, bf16_to_f32
 #include "model.hpp"
 #include "norms.hpp"
-
-#include <immintrin.h>
 
 #include <cmath>
 #include <cstring>
@@ -77,12 +76,7 @@ public:
             } else {
                 uint16_t h;
                 std::memcpy(&h, p + 2 * i, 2);
-                if (t->dtype == RWKVB_BF16) {
-                    uint32_t u = uint32_t(h) << 16;
-                    std::memcpy(&out[i], &u, 4);
-                } else {
-                    out[i] = _cvtsh_ss(h);
-                }
+                out[i] = t->dtype == RWKVB_BF16 ? rwkvb::bf16_to_f32(h) : rwkvb::f16_to_f32(h);
             }
         }
         return out;

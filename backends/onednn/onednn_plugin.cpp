@@ -69,13 +69,6 @@ rwkvb_status fail(rwkvb_context* ctx, rwkvb_status s, const std::string& msg) {
     return s;
 }
 
-// OpenMP (oneDNN GEMMs, large elementwise passes) and our decode pool get the same count.
-void apply_threads(const rwkvb_context* ctx) {
-    if (ctx->threads > 0) omp_set_num_threads(ctx->threads);
-    if (rwkvd::pool_threads() != (ctx->threads > 0 ? ctx->threads : omp_get_max_threads()))
-        rwkvd::set_pool_threads(ctx->threads);
-}
-
 rwkvb_status device_count(int32_t* count) {
     if (!count) return fail(nullptr, RWKVB_ERR_INVALID_ARGUMENT, "device_count: count is NULL");
     *count = rwkvd::cpu_supported() ? 1 : 0;
@@ -128,6 +121,7 @@ rwkvb_status create(int32_t device, const char* options, rwkvb_context** out) {
         *out = nullptr;
         if (device != 0 || !rwkvd::cpu_supported())
             return fail(nullptr, RWKVB_ERR_INVALID_ARGUMENT, "device " + std::to_string(device) + " does not exist");
+        rwkvd::default_threads();  // read the process default before any context changes it
         auto c = std::make_unique<rwkvb_context>();
         parse_options(*c, options);
         *out = c.release();
@@ -153,11 +147,13 @@ rwkvb_status load(rwkvb_context* ctx, const rwkvb_model_config* config, const rw
             return fail(ctx, RWKVB_ERR_UNSUPPORTED, "weight dtype " + std::to_string(weight_dtype) +
                         " is not offered (f32, f16, bf16, int8)");
         }
-        apply_threads(ctx);
+        // Load-time conversions run on OpenMP with this context's count (per calling thread).
+        omp_set_num_threads(ctx->threads > 0 ? ctx->threads : rwkvd::default_threads());
         ctx->runner.reset();
         ctx->model.reset();
         ctx->model = std::make_unique<rwkvd::Model>(rwkvd::load_model(*config, tensors, n_tensors, wt));
         ctx->runner = std::make_unique<rwkvd::Runner>(*ctx->model);
+        ctx->runner->set_threads(ctx->threads);
         ctx->runner->matmul().set_path(ctx->matmul_path);
         ctx->note_peak();
         return RWKVB_OK;
@@ -226,7 +222,6 @@ rwkvb_status forward(rwkvb_context* ctx, rwkvb_state* state, const int32_t* toke
             return fail(ctx, RWKVB_ERR_INVALID_ARGUMENT, "forward: which=" + std::to_string(which) + " is unknown");
         if (!logits && which != RWKVB_LOGITS_NONE)
             return fail(ctx, RWKVB_ERR_INVALID_ARGUMENT, "forward: logits is NULL");
-        apply_threads(ctx);
         ctx->runner->forward(state->s, tokens, n_tokens, batch, static_cast<float*>(logits), which);
         ctx->note_peak();
         return RWKVB_OK;

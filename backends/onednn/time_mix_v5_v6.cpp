@@ -19,12 +19,15 @@ void Runner::time_mix_v5(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     float *xk = xa_.data(), *xv = xb_.data(), *xr = xc_.data(), *xg = xd_.data(), *xw = xe_.data();
 
     if (!v6) {
-        for_each(R, D, [&](int64_t r, int64_t i) {
-            const int64_t o = r * D + i;
-            xk[o] = z[o] + dz[o] * L.mu_k[i];
-            xv[o] = z[o] + dz[o] * L.mu_v[i];
-            xr[o] = z[o] + dz[o] * L.mu_r[i];
-            if (gate) xg[o] = z[o] + dz[o] * L.mu_g[i];
+        for_rows(R, D, [&](int64_t row) {
+            const int64_t o = row * D;
+            vm::span8(D, [&](int64_t i, auto io) {
+                const __m256 zz = io.ld(z + o + i), d = io.ld(dz + o + i);
+                io.st(xk + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_k.data() + i), zz));
+                io.st(xv + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_v.data() + i), zz));
+                io.st(xr + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_r.data() + i), zz));
+                if (gate) io.st(xg + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_g.data() + i), zz));
+            });
         });
     } else {
         // ξ = z + Δ⊙μx; h = tanh(ξ W1); m_s = h_s W2_s; x∘ = z + Δ⊙(μ∘ + m_∘), slots w,k,v,r,g.
@@ -32,58 +35,61 @@ void Runner::time_mix_v5(const Layer& L, State& s, int64_t l, int64_t B, int64_t
         lerp(z, dz, L.mu_x.data(), R, D, xf_.data());
         mm_.run(L.maa_w1, xf_.data(), R, D, lora_.data(), 5 * Dm);
         float* h = lora_.data();
-        for_each(R, 5 * Dm, [&](int64_t r, int64_t j) { h[r * 5 * Dm + j] = std::tanh(h[r * 5 * Dm + j]); });
+        map_inplace(h, R, 5 * Dm, 5 * Dm, vm::tanh8);
         float* outs[5] = {xw, xk, xv, xr, xg};
         for (int sl = 0; sl < 5; ++sl) mm_.run(L.maa_w2[sl], h + sl * Dm, R, 5 * Dm, outs[sl], D);
-        for_each(R, D, [&](int64_t r, int64_t i) {
-            const int64_t o = r * D + i;
-            xw[o] = z[o] + dz[o] * (L.mu_w[i] + xw[o]);
-            xk[o] = z[o] + dz[o] * (L.mu_k[i] + xk[o]);
-            xv[o] = z[o] + dz[o] * (L.mu_v[i] + xv[o]);
-            xr[o] = z[o] + dz[o] * (L.mu_r[i] + xr[o]);
-            xg[o] = z[o] + dz[o] * (L.mu_g[i] + xg[o]);
+        const float* mus[5] = {L.mu_w.data(), L.mu_k.data(), L.mu_v.data(), L.mu_r.data(), L.mu_g.data()};
+        for_rows(R, D, [&](int64_t row) {
+            const int64_t o = row * D;
+            vm::span8(D, [&](int64_t i, auto io) {
+                const __m256 zz = io.ld(z + o + i), d = io.ld(dz + o + i);
+                for (int sl = 0; sl < 5; ++sl) {
+                    float* p = outs[sl] + o + i;
+                    io.st(p, _mm256_fmadd_ps(d, _mm256_add_ps(io.ld(mus[sl] + i), io.ld(p)), zz));
+                }
+            });
         });
         // Per-token decay w = exp(-exp(d0 + tanh(xw Dw1) Dw2)), in f32 (RWKV.md §10.4).
         const int64_t Dd = c.lora_decay;
         mm_.run(L.decay_w1, xw, R, D, lora_.data(), Dd);
-        float* hd = lora_.data();
-        for_each(R, Dd, [&](int64_t r, int64_t j) { hd[r * Dd + j] = std::tanh(hd[r * Dd + j]); });
-        mm_.run(L.decay_w2, hd, R, Dd, w_.data(), A);
+        map_inplace(lora_.data(), R, Dd, Dd, vm::tanh8);
+        mm_.run(L.decay_w2, lora_.data(), R, Dd, w_.data(), A);
         float* w = w_.data();
-        for_each(R, A, [&](int64_t r, int64_t i) { w[r * A + i] = std::exp(-std::exp(L.decay[i] + w[r * A + i])); });
+        for_rows(R, A, [&](int64_t row) {
+            float* p = w + row * A;
+            vm::span8(A, [&](int64_t i, auto io) {
+                const __m256 e = vm::exp8(_mm256_add_ps(io.ld(L.decay.data() + i), io.ld(p + i)));
+                io.st(p + i, vm::exp8(_mm256_sub_ps(_mm256_setzero_ps(), e)));
+            });
+        });
     }
     mm_.run(L.Wr, xr, R, D, r_.data(), A);
     mm_.run(L.Wk, xk, R, D, k_.data(), A);
     mm_.run(L.Wv, xv, R, D, v_.data(), A);
     if (gate) {
         mm_.run(L.Wg, xg, R, D, g_.data(), A);
-        float* g = g_.data();
-        for_each(R, A, [&](int64_t r, int64_t i) {
-            const float v = g[r * A + i];
-            g[r * A + i] = v * sigmoidf(v);
-        });
+        map_inplace(g_.data(), R, A, A, [](__m256 v) { return _mm256_mul_ps(v, vm::sigmoid8(v)); });  // SiLU
     }
 
-    parallel_for(B * H, [&](int64_t bh) {
+    par_.run(B * H, [&](int64_t bh) {
         const int64_t b = bh / H, h = bh % H;
-        {
-            float* S = s.stream_layer(int32_t(b), l, c.n_layer) + D + h * N * N;
-            const int64_t o = b * T * A + h * N;
-            const float* w = v6 ? w_.data() + o : L.decay.data() + h * N;
-            wkv5_head(T, N, r_.data() + o, k_.data() + o, v_.data() + o, A, w, v6 ? A : 0,
-                      L.bonus.data() + h * N, S, y_.data() + o);
-        }
+        float* S = s.stream_layer(int32_t(b), l, c.n_layer) + D + h * N * N;
+        const int64_t o = b * T * A + h * N;
+        const float* w = v6 ? w_.data() + o : L.decay.data() + h * N;
+        wkv5_head(T, N, r_.data() + o, k_.data() + o, v_.data() + o, A, w, v6 ? A : 0,
+                  L.bonus.data() + h * N, S, y_.data() + o);
     });
     group_norm(y_.data(), R, H, N, L.lnx_w.data(), L.lnx_b.data(), 64e-5f);
     float* y = y_.data();
     if (gate) {
         const float* g = g_.data();
-        for_each(R, A, [&](int64_t r, int64_t i) { y[r * A + i] *= g[r * A + i]; });
+        for_rows(R, A, [&](int64_t row) {
+            const int64_t o = row * A;
+            vm::span8(A, [&](int64_t i, auto io) { io.st(y + o + i, _mm256_mul_ps(io.ld(y + o + i), io.ld(g + o + i))); });
+        });
     }
     mm_.run(L.Wo, y, R, A, xa_.data(), D);
-    float* x = x_.data();
-    const float* o = xa_.data();
-    for_each(R, D, [&](int64_t r, int64_t i) { x[r * D + i] += o[r * D + i]; });
+    add_to(x_.data(), xa_.data(), R, D);
 }
 
 }  // namespace rwkvd

@@ -19,15 +19,17 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     const float *z = z_.data(), *dz = dz_.data();
     float *xr = xa_.data(), *xw = xb_.data(), *xk = xc_.data(), *xv = xd_.data(), *xa = xe_.data(),
           *xg = xf_.data();
-    for_each(R, D, [&](int64_t r, int64_t i) {  // six lerps, one pass over z and Δ
-        const int64_t o = r * D + i;
-        const float zz = z[o], d = dz[o];
-        xr[o] = zz + d * L.mu_r[i];
-        xw[o] = zz + d * L.mu_w[i];
-        xk[o] = zz + d * L.mu_k[i];
-        xv[o] = zz + d * L.mu_v[i];
-        xa[o] = zz + d * L.mu_a[i];
-        xg[o] = zz + d * L.mu_g[i];
+    for_rows(R, D, [&](int64_t row) {  // six lerps, one pass over z and Δ
+        const int64_t o = row * D;
+        vm::span8(D, [&](int64_t i, auto io) {
+            const __m256 zz = io.ld(z + o + i), d = io.ld(dz + o + i);
+            io.st(xr + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_r.data() + i), zz));
+            io.st(xw + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_w.data() + i), zz));
+            io.st(xk + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_k.data() + i), zz));
+            io.st(xv + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_v.data() + i), zz));
+            io.st(xa + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_a.data() + i), zz));
+            io.st(xg + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_g.data() + i), zz));
+        });
     });
     float *r = r_.data(), *k = k_.data(), *v = v_.data(), *w = w_.data(), *a = a_.data(), *g = g_.data();
     float *lo = lora_.data(), *y = y_.data();
@@ -38,71 +40,93 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     // Decay: w = exp(-0.606531·sigmoid(w0 + tanh(xw W1) W2)) — the official constant (RWKV.md §5.2).
     const int64_t Dw = c.lora_decay, Da = c.lora_iclr, Dv = c.lora_value, Dg = c.lora_gate;
     mm_.run(L.w1, xw, R, D, lo, Dw);
-    for_each(R, Dw, [&](int64_t row, int64_t j) { lo[row * Dw + j] = std::tanh(lo[row * Dw + j]); });
+    map_inplace(lo, R, Dw, Dw, vm::tanh8);
     mm_.run(L.w2, lo, R, Dw, w, D);
-    for_each(R, D, [&](int64_t row, int64_t i) {
-        w[row * D + i] = std::exp(-0.606531f * sigmoidf(L.decay[i] + w[row * D + i]));
+    for_rows(R, D, [&](int64_t row) {
+        float* p = w + row * D;
+        vm::span8(D, [&](int64_t i, auto io) {
+            const __m256 sg = vm::sigmoid8(_mm256_add_ps(io.ld(L.decay.data() + i), io.ld(p + i)));
+            io.st(p + i, vm::exp8(_mm256_mul_ps(vm::set1(-0.606531f), sg)));
+        });
     });
     // In-context learning rate a = sigmoid(a0 + (xa A1) A2).
     mm_.run(L.a1, xa, R, D, lo, Da);
     mm_.run(L.a2, lo, R, Da, a, D);
-    for_each(R, D, [&](int64_t row, int64_t i) { a[row * D + i] = sigmoidf(L.a0[i] + a[row * D + i]); });
+    for_rows(R, D, [&](int64_t row) {
+        float* p = a + row * D;
+        vm::span8(D, [&](int64_t i, auto io) {
+            io.st(p + i, vm::sigmoid8(_mm256_add_ps(io.ld(L.a0.data() + i), io.ld(p + i))));
+        });
+    });
     // Output gate g = sigmoid(xg G1) G2.
     mm_.run(L.g1, xg, R, D, lo, Dg);
-    for_each(R, Dg, [&](int64_t row, int64_t j) { lo[row * Dg + j] = sigmoidf(lo[row * Dg + j]); });
+    map_inplace(lo, R, Dg, Dg, vm::sigmoid8);
     mm_.run(L.g2, lo, R, Dg, g, D);
     // Value residual: layer 0 keeps its v; later layers mix towards it.
     if (l == 0) {
         std::memcpy(vfirst_.data(), v, size_t(R * D) * sizeof(float));
     } else {
-        float* vm = xr;  // xr is consumed; reuse it for (xv V1) V2
+        float* vm_ = xr;  // xr is consumed; reuse it for (xv V1) V2
         mm_.run(L.v1, xv, R, D, lo, Dv);
-        mm_.run(L.v2, lo, R, Dv, vm, D);
+        mm_.run(L.v2, lo, R, Dv, vm_, D);
         const float* vf = vfirst_.data();
-        for_each(R, D, [&](int64_t row, int64_t i) {
-            const int64_t o = row * D + i;
-            v[o] += (vf[o] - v[o]) * sigmoidf(L.v0[i] + vm[o]);
+        for_rows(R, D, [&](int64_t row) {
+            const int64_t o = row * D;
+            vm::span8(D, [&](int64_t i, auto io) {
+                const __m256 vv = io.ld(v + o + i);
+                const __m256 mix = vm::sigmoid8(_mm256_add_ps(io.ld(L.v0.data() + i), io.ld(vm_ + o + i)));
+                io.st(v + o + i, _mm256_fmadd_ps(_mm256_sub_ps(io.ld(vf + o + i), vv), mix, vv));
+            });
         });
     }
     // α = -κ̂, β = κ̂⊙a with κ = k⊙k_k normalised per head; then k̃ = k⊙(1 + (a-1)⊙k_a).
     float *alpha = kk_.data(), *beta = xw;  // xw is consumed
-    for_each(R, H, [&](int64_t row, int64_t h) {
-        const int64_t o = row * D + h * N;
-        float ss = 0.f;
-        for (int64_t j = 0; j < N; ++j) {
-            const float kk = k[o + j] * L.k_k[h * N + j];
-            alpha[o + j] = kk;
-            ss += kk * kk;
-        }
-        const float inv = 1.f / std::max(std::sqrt(ss), 1e-12f);
-        for (int64_t j = 0; j < N; ++j) {
-            const float kh = alpha[o + j] * inv;
-            alpha[o + j] = -kh;
-            beta[o + j] = kh * a[o + j];
-            k[o + j] *= 1.f + (a[o + j] - 1.f) * L.k_a[h * N + j];
+    for_rows(R, D, [&](int64_t row) {
+        for (int64_t h = 0; h < H; ++h) {
+            const int64_t o = row * D + h * N;
+            const float* kk = L.k_k.data() + h * N;
+            const float* ka = L.k_a.data() + h * N;
+            __m256 ss = _mm256_setzero_ps();
+            vm::span8(N, [&](int64_t j, auto io) {
+                const __m256 q = _mm256_mul_ps(io.ld(k + o + j), io.ld(kk + j));
+                io.st(alpha + o + j, q);
+                ss = _mm256_fmadd_ps(q, q, ss);
+            });
+            const __m256 inv = vm::set1(1.f / std::max(std::sqrt(vm::hsum8(ss)), 1e-12f));
+            vm::span8(N, [&](int64_t j, auto io) {
+                const __m256 kh = _mm256_mul_ps(io.ld(alpha + o + j), inv), aj = io.ld(a + o + j);
+                io.st(alpha + o + j, _mm256_sub_ps(_mm256_setzero_ps(), kh));
+                io.st(beta + o + j, _mm256_mul_ps(kh, aj));
+                const __m256 f = _mm256_fmadd_ps(_mm256_sub_ps(aj, vm::set1(1.f)), io.ld(ka + j), vm::set1(1.f));
+                io.st(k + o + j, _mm256_mul_ps(io.ld(k + o + j), f));
+            });
         }
     });
 
-    parallel_for(B * H, [&](int64_t bh) {
+    par_.run(B * H, [&](int64_t bh) {
         const int64_t b = bh / H, h = bh % H;
-        {
-            float* S = s.stream_layer(int32_t(b), l, c.n_layer) + D + h * N * N;
-            const int64_t o = b * T * D + h * N;
-            wkv7_head(T, N, r + o, w + o, k + o, v + o, alpha + o, beta + o, D, S, y + o);
-        }
+        float* S = s.stream_layer(int32_t(b), l, c.n_layer) + D + h * N * N;
+        const int64_t o = b * T * D + h * N;
+        wkv7_head(T, N, r + o, w + o, k + o, v + o, alpha + o, beta + o, D, S, y + o);
     });
     group_norm(y, R, H, N, L.lnx_w.data(), L.lnx_b.data(), 64e-5f);
     // Bonus (after GN): y_h += (Σ_j r_j k̃_j r_k[h][j]) v_h; then the gate.
-    for_each(R, H, [&](int64_t row, int64_t h) {
-        const int64_t o = row * D + h * N;
-        float sdot = 0.f;
-        for (int64_t j = 0; j < N; ++j) sdot += r[o + j] * k[o + j] * L.bonus[h * N + j];
-        for (int64_t j = 0; j < N; ++j) y[o + j] = (y[o + j] + sdot * v[o + j]) * g[o + j];
+    for_rows(R, D, [&](int64_t row) {
+        for (int64_t h = 0; h < H; ++h) {
+            const int64_t o = row * D + h * N;
+            const float* rk = L.bonus.data() + h * N;
+            __m256 acc = _mm256_setzero_ps();
+            vm::span8(N, [&](int64_t j, auto io) {
+                acc = _mm256_fmadd_ps(_mm256_mul_ps(io.ld(r + o + j), io.ld(k + o + j)), io.ld(rk + j), acc);
+            });
+            const __m256 sdot = vm::set1(vm::hsum8(acc));
+            vm::span8(N, [&](int64_t j, auto io) {
+                io.st(y + o + j, _mm256_mul_ps(_mm256_fmadd_ps(sdot, io.ld(v + o + j), io.ld(y + o + j)), io.ld(g + o + j)));
+            });
+        }
     });
     mm_.run(L.Wo, y, R, D, xa_.data(), D);
-    float* x = x_.data();
-    const float* o = xa_.data();
-    for_each(R, D, [&](int64_t row, int64_t i) { x[row * D + i] += o[row * D + i]; });
+    add_to(x_.data(), xa_.data(), R, D);
 }
 
 }  // namespace rwkvd
