@@ -117,6 +117,41 @@ TEST_F(RunCell, ParityAgainstItselfPassesAndTheGoldenIsCached) {
     EXPECT_TRUE(fs::exists(second["parity"]["golden"]["cache_path"].get<std::string>()));
 }
 
+TEST_F(RunCell, ParityChecksSequenceModeAndBatchToo) {
+    const json r = run_cell(spec("parity"), env());
+    expect_valid(r);
+    for (const char* mode : {"decode", "sequence", "batch2_stream0", "batch2_stream1"}) {
+        ASSERT_TRUE(r["parity"]["modes"].contains(mode)) << mode;
+        EXPECT_EQ(r["parity"]["modes"][mode]["verdict"], "PASS") << mode;
+        EXPECT_EQ(r["parity"]["modes"][mode]["steps"], 6) << mode;
+    }
+}
+
+#ifdef RWKVB_BUGGY_PLUGIN
+// A backend right in sequential decode but wrong in sequence mode, or in a batch's second
+// stream, must FAIL its parity cell: the speed of those paths is what prefill and batch report.
+TEST_F(RunCell, ParityFailsABackendWrongOnlyInSequenceModeOrBatch) {
+    for (const std::string bug : {"sequence", "batch"}) {
+        CellSpec s = spec("parity");
+        s.backend = "buggy";
+        s.plugin_path = RWKVB_BUGGY_PLUGIN;
+        s.plugin_options = "bug=" + bug;
+        const json r = run_cell(s, env());
+        expect_valid(r);
+        EXPECT_EQ(r["parity"]["verdict"], "FAIL") << bug << r["parity"]["failures"].dump();
+        EXPECT_EQ(r["parity"]["modes"]["decode"]["verdict"], "PASS") << bug;
+        const char* broken = bug == "sequence" ? "sequence" : "batch2_stream1";
+        EXPECT_EQ(r["parity"]["modes"][broken]["verdict"], "FAIL") << bug;
+        ASSERT_FALSE(r["parity"]["failures"].empty());
+        EXPECT_EQ(r["parity"]["failures"][0].get<std::string>().rfind(broken, 0), 0u) << r["parity"]["failures"].dump();
+    }
+    CellSpec fine = spec("parity");
+    fine.backend = "buggy";
+    fine.plugin_path = RWKVB_BUGGY_PLUGIN;
+    EXPECT_EQ(run_cell(fine, env())["parity"]["verdict"], "PASS");
+}
+#endif
+
 TEST_F(RunCell, ThresholdOverridesAreAppliedAndRecorded) {
     CellSpec s = spec("parity", "rwkv4-tiny");
     s.parity_thresholds = {{"max_rel_l2", 0.5}, {"max_mean_kl", 0.1}, {"min_top1", nullptr}};
