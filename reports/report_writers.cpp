@@ -63,7 +63,7 @@ std::string fmt_bytes(double b) {
 struct Row {
     std::vector<std::string> display;  // terminal / markdown text
     std::vector<std::string> raw;      // csv: plain numbers, no units or brackets
-    bool certified = false, parity_failed = false;
+    bool certified = false, uncertified = false;  // uncertified: a speed shown in brackets
 };
 
 Row make_row(const json& c) {
@@ -72,8 +72,10 @@ Row make_row(const json& c) {
     const bool ok = status == "ok";
     const std::string group = str(c, {"certification", "group_verdict"});
     std::string parity = own_parity_verdict(c);
-    if (parity.empty()) parity = group == "PASS" || group == "FAIL" ? group : group == "NOT_RUN" ? "not run" : "-";
-    const bool failed_group = group == "FAIL" || group == "NOT_RUN";
+    if (parity.empty()) parity = group == "PASS" || group == "FAIL" ? group : group == "NOT_RUN" ? "not run" : "none";
+    // Only a PASSing parity group certifies a speed: FAIL, a parity cell that did not finish, and
+    // no parity cell at all ("none") are the same to a reader — uncertified (DESIGN.md §6).
+    const bool uncertified_group = group != "PASS";
 
     const json* t = primary_timing(c);
     const double tps = number(c, {"throughput", "tokens_per_s"});
@@ -96,10 +98,10 @@ Row make_row(const json& c) {
 
     Row r;
     r.certified = ok && group == "PASS";
-    r.parity_failed = failed_group && scenario != "parity";
+    r.uncertified = uncertified_group && scenario != "parity";
     std::string speed = ok ? fmt_num(tps) : "";
     // A speed whose parity group did not PASS is never shown as certified (DESIGN.md §6).
-    if (!speed.empty() && r.parity_failed) speed = "[" + speed + "] uncertified";
+    if (!speed.empty() && r.uncertified) speed = "[" + speed + "] uncertified";
     r.display = {str(c, {"spec", "backend"}), device, str(c, {"spec", "workload"}), scenario, str(c, {"spec", "dtype"}),
                  speed, fmt_time(p50), fmt_time(p99), fmt_num(gbps), fmt_num(100 * gbps_f),
                  fmt_num(gflops), fmt_num(100 * gflops_f), fmt_bytes(peak), parity, status_text};
@@ -130,7 +132,8 @@ std::vector<std::string> notes_of(const json& doc) {
     notes.push_back("p50/p99: per-token latency (prefill: whole prompt; batch: per step). %BW/%peak: achieved / measured limit.");
     const json* s = find_path(doc, {"summary"});
     if (s && s->contains("uncertified_cells") && !(*s)["uncertified_cells"].empty())
-        notes.push_back(fmt::format("uncertified: {} cell(s) whose parity group did not PASS or had no parity cell",
+        notes.push_back(fmt::format("[speed] uncertified: {} cell(s) whose parity group did not PASS, did not finish, or "
+                                    "had no parity cell (parity column 'none': add --scenario parity)",
                                     (*s)["uncertified_cells"].size()));
     if (s && s->contains("noisy_cells") && !(*s)["noisy_cells"].empty()) {
         std::string ids;

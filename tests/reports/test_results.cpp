@@ -123,6 +123,19 @@ TEST(Writers, TableShowsEveryCellAndMarksUncertifiedSpeed) {
     EXPECT_EQ(rule.find_first_not_of("- "), std::string::npos);
 }
 
+// A speed without any parity cell in its group is as uncertified as one whose group FAILed.
+TEST(Writers, SpeedWithoutAParityCellIsMarkedUncertified) {
+    const json doc = make_run_document({}, {}, {}, json::array({ok_speed_cell("reference", "decode", 41.25)}));
+    EXPECT_EQ(doc["cells"][0]["certification"]["group_verdict"], "NONE");
+    for (const char* format : {"table", "md"}) {
+        const std::string t = render(doc, format);
+        EXPECT_NE(t.find("[41.2] uncertified"), std::string::npos) << format << "\n" << t;
+        EXPECT_NE(t.find("none"), std::string::npos) << format << "\n" << t;
+        EXPECT_NE(t.find("had no parity cell"), std::string::npos) << format << "\n" << t;
+    }
+    EXPECT_NE(render(doc, "csv").find(",false"), std::string::npos);
+}
+
 TEST(Writers, CsvHasOneLinePerCellAndRawNumbers) {
     const std::string c = render(sample_document(), "csv");
     std::istringstream in(c);
