@@ -38,6 +38,7 @@ std::vector<FixtureCase> read_index() {
             f.n_embd = c.at("n_embd").get<int>();
             f.vocab_size = c.at("vocab_size").get<int>();
             f.T = c.at("T").get<int>();
+            f.entry = c;
             for (const fs::path& p : {f.model, f.golden})
                 if (!fs::exists(p)) throw std::runtime_error("fixture file " + p.string() + " is missing");
             out.push_back(std::move(f));

@@ -8,6 +8,8 @@
 
 #include <rwkvbench/backend.h>
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -28,6 +30,7 @@ struct FixtureCase {
     std::string version;      // rwkv_version: "4" .. "7"
     int n_layer = 0, n_embd = 0, vocab_size = 0;
     int T = 0;                // tokens (and logits rows) in golden.safetensors
+    nlohmann::json entry;     // the whole index entry, for the rarer keys (lora_dims, n_params, ...)
 };
 
 // Every case, in index order; throws when the index, a case's files or every case is missing.

@@ -1,6 +1,7 @@
 // Layout and detection: the fixtures made by the official code, synthetic files of every preset
 // family, every released shape (shapes only, no data), and broken checkpoints.
 #include "errors.hpp"
+#include "fixtures.hpp"
 #include "model_config.hpp"
 #include "presets.hpp"
 #include "safetensors.hpp"
@@ -11,7 +12,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <unistd.h>
 
@@ -19,13 +19,6 @@ namespace rwkvb {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kFixtures = RWKVB_FIXTURES_DIR;
-
-nlohmann::json fixtures_json() {
-    std::ifstream in(kFixtures / "fixtures.json");
-    if (!in) throw std::runtime_error("missing " + (kFixtures / "fixtures.json").string());
-    return nlohmann::json::parse(in);
-}
 
 // Shapes-only tensor list of a config (data pointers stay null: detection reads shapes only).
 std::vector<TensorView> views_of(const ModelConfig& c, DType dtype = DType::BF16) {
@@ -64,11 +57,12 @@ std::string detect_error(const std::vector<TensorView>& views) {
 }
 
 TEST(ModelConfig, DetectsEveryFixtureAsFixturesJsonSays) {
-    const nlohmann::json cases = fixtures_json().at("cases");
+    const auto& cases = test::fixture_cases();  // throws (the test fails) without the fixtures
     ASSERT_EQ(cases.size(), 12u);
-    for (const auto& cs : cases) {
-        SCOPED_TRACE(cs.at("name").get<std::string>());
-        const auto file = SafetensorsFile::open(kFixtures / cs.at("dir").get<std::string>() / "model.safetensors");
+    for (const auto& fc : cases) {
+        SCOPED_TRACE(fc.name);
+        const nlohmann::json& cs = fc.entry;
+        const auto file = SafetensorsFile::open(fc.model);
         const ModelConfig c = detect_config(file);
         EXPECT_EQ(std::to_string(c.version), cs.at("rwkv_version").get<std::string>());
         if (c.version == 5) {
@@ -101,7 +95,7 @@ TEST(ModelConfig, DetectsEveryFixtureAsFixturesJsonSays) {
 TEST(ModelConfig, ExpectedTensorsFollowTheFixturesStateDictOrder) {
     for (const char* dir : {"rwkv4-small", "rwkv5-small", "rwkv6-small", "rwkv7-small"}) {
         SCOPED_TRACE(dir);
-        const auto file = SafetensorsFile::open(kFixtures / dir / "model.safetensors");
+        const auto file = SafetensorsFile::open(test::fixture_case(dir).model);
         const ModelConfig c = detect_config(file);
         std::vector<TensorSpec> expected = expected_tensors(c);
         ASSERT_EQ(expected.size(), file.tensors().size());

@@ -1,73 +1,26 @@
 // The real CLI: `rwkvbench models` and `rwkvbench synth`, run as child processes.
 #include "model_config.hpp"
 #include "presets.hpp"
+#include "run_cli.hpp"
 #include "safetensors.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <set>
-
-extern char** environ;
 
 namespace rwkvb {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Outcome {
-    int code = -1;  // exit status, or -1 if killed by a signal
-    std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
-// Runs the rwkvbench binary with `args` (no shell), capturing stdout and stderr in files.
-Outcome run(std::vector<std::string> args) {
-    args.insert(args.begin(), RWKVB_BINARY);
-    const fs::path dir = fs::temp_directory_path() / ("rwkvb_models_cli_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, (dir / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, (dir / "err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = -1;
-    Outcome o;
-    const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        o.err = std::string("posix_spawn failed: ") + std::strerror(rc);
-        return o;
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (WIFEXITED(status)) o.code = WEXITSTATUS(status);
-    o.out = slurp(dir / "out");
-    o.err = slurp(dir / "err");
-    fs::remove_all(dir);
-    return o;
-}
-
 TEST(ModelsCli, JsonListsEveryPresetWithCosts) {
-    const Outcome o = run({"models", "--format", "json"});
-    ASSERT_EQ(o.code, 0) << o.err;
+    const test::CliResult o = test::run_cli({"models", "--format", "json"});
+    ASSERT_EQ(o.exit_code, 0) << o.err;
     const auto doc = nlohmann::json::parse(o.out);
     std::set<std::string> listed;
     for (const auto& p : doc.at("presets")) {
@@ -88,18 +41,18 @@ TEST(ModelsCli, JsonListsEveryPresetWithCosts) {
 }
 
 TEST(ModelsCli, TableHasOneRowPerPreset) {
-    const Outcome o = run({"models"});
-    ASSERT_EQ(o.code, 0) << o.err;
+    const test::CliResult o = test::run_cli({"models"});
+    ASSERT_EQ(o.exit_code, 0) << o.err;
     for (const Preset& p : presets()) EXPECT_NE(o.out.find(p.name), std::string::npos) << p.name;
     EXPECT_NE(o.out.find("169.3M"), std::string::npos);
-    EXPECT_EQ(run({"models", "--format", "xml"}).code, 2);
+    EXPECT_EQ(test::run_cli({"models", "--format", "xml"}).exit_code, 2);
 }
 
 TEST(ModelsCli, SynthWritesADetectableFile) {
     const fs::path out = fs::temp_directory_path() / ("rwkvb_cli_synth_" + std::to_string(::getpid()) + ".safetensors");
     // The preset may also be given positionally.
-    const Outcome o = run({"synth", "rwkv6-tiny", "--seed", "3", "--dtype", "bf16", "-o", out.string()});
-    ASSERT_EQ(o.code, 0) << o.err;
+    const test::CliResult o = test::run_cli({"synth", "rwkv6-tiny", "--seed", "3", "--dtype", "bf16", "-o", out.string()});
+    ASSERT_EQ(o.exit_code, 0) << o.err;
     EXPECT_NE(o.err.find("GB/s"), std::string::npos) << o.err;
     {
         const auto f = SafetensorsFile::open(out);
@@ -117,8 +70,8 @@ TEST(ModelsCli, SynthBadInputExitsTwoWithOneLine) {
          {std::vector<std::string>{"synth", "--preset", "rwkv7-1.5", "-o", out},
           std::vector<std::string>{"synth", "--preset", "rwkv7-tiny", "--dtype", "int8", "-o", out},
           std::vector<std::string>{"synth", "--preset", "rwkv7-tiny", "-o", "/nonexistent-dir/x.safetensors"}}) {
-        const Outcome o = run(args);
-        EXPECT_EQ(o.code, 2) << args[2] << ": " << o.err;
+        const test::CliResult o = test::run_cli(args);
+        EXPECT_EQ(o.exit_code, 2) << args[2] << ": " << o.err;
         // One error line (the progress line may precede an I/O error).
         const auto lines = std::count(o.err.begin(), o.err.end(), '\n');
         EXPECT_GE(lines, 1);
@@ -126,10 +79,10 @@ TEST(ModelsCli, SynthBadInputExitsTwoWithOneLine) {
         EXPECT_NE(o.err.find("error"), std::string::npos) << o.err;
     }
     // An I/O error names the -o path, not the temporary file written beside it.
-    const Outcome io = run({"synth", "rwkv7-tiny", "-o", "/nonexistent-dir/x.safetensors"});
+    const test::CliResult io = test::run_cli({"synth", "rwkv7-tiny", "-o", "/nonexistent-dir/x.safetensors"});
     EXPECT_NE(io.err.find("/nonexistent-dir/x.safetensors: cannot create"), std::string::npos) << io.err;
     EXPECT_EQ(io.err.find(".tmp"), std::string::npos) << io.err;
-    const Outcome o = run({"synth", "--preset", "rwkv7-1.5", "-o", out});
+    const test::CliResult o = test::run_cli({"synth", "--preset", "rwkv7-1.5", "-o", out});
     EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
     EXPECT_NE(o.err.find("unknown preset 'rwkv7-1.5'"), std::string::npos) << o.err;
     EXPECT_NE(o.err.find("rwkv7-1.5b"), std::string::npos) << "should suggest the close name: " << o.err;

@@ -1,6 +1,7 @@
 // Synthetic weights: pinned bytes per family, independence from thread count, dtype
 // conversions, and values in the ranges of the official initialisation.
 #include "errors.hpp"
+#include "fixtures.hpp"
 #include "model_config.hpp"
 #include "presets.hpp"
 #include "safetensors.hpp"
@@ -238,9 +239,8 @@ TEST(Synth, MatricesAndNormsAtIntendedScale) {
 // Close to the fixtures made by the official initialisation: matrices within 10% of the
 // fixture's standard deviation, vectors within a few tenths of its mean.
 TEST(Synth, ResemblesTheGoldenFixtures) {
-    const fs::path fixtures = RWKVB_FIXTURES_DIR;
     for (const char* name : {"rwkv4-tiny", "rwkv5-tiny", "rwkv6-tiny", "rwkv7-tiny"}) {
-        const auto f = SafetensorsFile::open(fixtures / name / "model.safetensors");
+        const auto f = SafetensorsFile::open(test::fixture_case(name).model);
         const ModelConfig& c = cfg(name);
         for (const TensorSpec& s : expected_tensors(c)) {
             const TensorView& t = f.at(s.name);

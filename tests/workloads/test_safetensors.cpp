@@ -1,6 +1,7 @@
 // safetensors reader and writer: round trips, layout guarantees, and refusal of every kind of
 // malformed file with a one-line InputError naming the file (and the tensor).
 #include "errors.hpp"
+#include "fixtures.hpp"
 #include "malformed_corpus.hpp"
 #include "safetensors.hpp"
 
@@ -399,12 +400,9 @@ TEST(SafetensorsReader, MessagesNameTheProblem) {
 
 // Every model checkpoint among the golden fixtures opens and is F32 (fixtures.json: "F32").
 TEST(SafetensorsReader, OpensEveryFixtureModel) {
-    const std::filesystem::path root = RWKVB_FIXTURES_DIR;
-    ASSERT_TRUE(std::filesystem::is_directory(root)) << "fixtures missing: " << root;
     int n_models = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(root)) {
-        const auto model = entry.path() / "model.safetensors";
-        if (!entry.is_directory() || !std::filesystem::exists(model)) continue;
+    for (const auto& c : test::fixture_cases()) {  // throws (the test fails) without the fixtures
+        const auto& model = c.model;
         SCOPED_TRACE(model.string());
         const auto f = SafetensorsFile::open(model);
         ++n_models;

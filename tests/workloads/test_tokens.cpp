@@ -1,6 +1,7 @@
 // Token streams: the synthetic stream is pinned (same ids on every machine, forever) and
 // uniform; token files are validated id by id.
 #include "errors.hpp"
+#include "fixtures.hpp"
 #include "malformed_corpus.hpp"
 #include "safetensors.hpp"
 #include "tokens.hpp"
@@ -92,10 +93,9 @@ TEST(SyntheticTokens, RangeAndUniformity) {
 }
 
 TEST(ReadTokens, GoldenFixture) {
-    const std::filesystem::path dir = std::filesystem::path(RWKVB_FIXTURES_DIR) / "rwkv7-tiny";
-    const auto golden = dir / "golden.safetensors";
-    ASSERT_TRUE(std::filesystem::exists(golden)) << "fixture missing: " << golden;
-    const auto model = SafetensorsFile::open(dir / "model.safetensors");
+    const test::FixtureCase& c = test::fixture_case("rwkv7-tiny");  // throws without the fixtures
+    const auto& golden = c.golden;
+    const auto model = SafetensorsFile::open(c.model);
     const int32_t vocab = std::stoi(model.metadata().at("vocab_size"));
     const auto ids = read_tokens(golden, vocab);
     const auto file = SafetensorsFile::open(golden);
