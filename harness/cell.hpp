@@ -67,6 +67,11 @@ inline constexpr const char* kStatusLoadError = "load-error";
 inline constexpr const char* kStatusError = "error";          // detail: "error: <message>"
 inline constexpr const char* kStatusSkipped = "skipped";      // e.g. no device, dtype not offered
 
+// The long scenario's window starts (scenarios.cpp): up to `samples` log-spaced positions in
+// [16, total − 5], each more than 4 past the one before (a window is 1 un-timed + 4 timed
+// tokens), the last window ending exactly at `total` when it fits.
+std::vector<int> long_window_positions(int total, int samples);
+
 // Runs one cell in this process: loads plugin and model, runs the scenario, checks parity.
 // Returns the cell's result record. Throws InputError/PluginError on a load or call failure.
 // Implemented in scenarios.cpp.

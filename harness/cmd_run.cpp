@@ -238,6 +238,12 @@ void register_run(CLI::App& app) {
     cmd->add_option("--tokens", p.decode_tokens, "Decoded tokens (decode, batch)")->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_option("--parity-tokens", p.parity_tokens, "Tokens compared with the golden (parity)")->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_option("--batch", p.batch, "Streams of the batch scenario")->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_option("--long-positions", p.long_positions, "How far the long scenario decodes (positions)")
+        ->capture_default_str()
+        ->check(CLI::Range(16, 1 << 30));
+    cmd->add_option("--long-samples", p.long_samples, "Positions at which the long scenario measures latency")
+        ->capture_default_str()
+        ->check(CLI::Range(2, 4096));
     cmd->add_option("--repetitions", p.repetitions, "Timed repetitions (at least)")->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_option("--warmup", p.warmup, "Untimed repetitions first")->capture_default_str()->check(CLI::NonNegativeNumber);
     cmd->add_option("--min-time", p.min_time_s, "Repeat until this many seconds were measured")->capture_default_str()->check(CLI::NonNegativeNumber);

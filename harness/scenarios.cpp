@@ -216,23 +216,31 @@ void run_decode(Cell& c, json& rec, int batch) {
     set_noise(rec, step);
 }
 
+}  // namespace
+
 // Where each long window starts advancing from: log-spaced, the last window ending at `total`.
-std::vector<int> long_positions(int total, int samples) {
+// Each window takes kLongWindowTokens + 1 tokens (one un-timed step, then the timed ones), so
+// consecutive starts must be more than kLongWindowTokens apart. Candidates are clamped to the
+// last start BEFORE the gap check, so a clamped value can never land inside the window before.
+std::vector<int> long_window_positions(int total, int samples) {
     const int last = total - kLongWindowTokens - 1;  // one un-timed token precedes each window
     const double lo = std::log(double(std::min(16, last))), hi = std::log(double(last));
     std::vector<int> pos;
     for (int i = 0; i < samples; ++i) {
-        const int v = int(std::lround(std::exp(lo + (hi - lo) * i / double(samples - 1))));
-        if (pos.empty() || v > pos.back() + kLongWindowTokens) pos.push_back(std::min(v, last));
+        const double t = samples > 1 ? i / double(samples - 1) : 1.0;
+        const int v = std::min(last, int(std::lround(std::exp(lo + (hi - lo) * t))));
+        if (pos.empty() || v > pos.back() + kLongWindowTokens) pos.push_back(v);
     }
     if (pos.back() != last && last > pos.back() + kLongWindowTokens) pos.push_back(last);
     return pos;
 }
 
+namespace {
+
 void run_long(Cell& c, json& rec) {
     const auto& p = c.spec.params;
     const auto tokens = synthetic_tokens(c.spec.seed, size_t(p.long_positions), c.config.vocab_size);
-    const auto positions = long_positions(p.long_positions, p.long_samples);
+    const auto positions = long_window_positions(p.long_positions, p.long_samples);
     StateGuard st(*c.session, 1);
     int pos = 0;
     double advance_s = 0;

@@ -212,3 +212,20 @@ TEST(Plan, PlannedCellJsonRoundTrip) {
     EXPECT_EQ(back.spec.id(), c.spec.id());
     EXPECT_EQ(back.skip_reason, "why");
 }
+
+// Every long window needs 5 tokens (1 un-timed + 4 timed) before the next may start, and the
+// last must end at the total; over a sweep of totals and sample counts (--long-positions,
+// --long-samples) the starts never overlap or run past the token stream.
+TEST(LongScenario, WindowStartsKeepTheirGapAndEndAtTheTotal) {
+    for (int total = 16; total <= 3000; total += 7)
+        for (int samples : {2, 3, 5, 16, 64, 500}) {
+            const auto pos = long_window_positions(total, samples);
+            ASSERT_FALSE(pos.empty());
+            EXPECT_GE(pos.front(), std::min(16, total - 5)) << total << " " << samples;
+            EXPECT_LE(pos.back() + 5, total) << total << " " << samples;
+            for (size_t i = 1; i < pos.size(); ++i)
+                ASSERT_GE(pos[i], pos[i - 1] + 5) << "total " << total << " samples " << samples << " at " << i;
+            EXPECT_LE(pos.size(), size_t(samples) + 1);
+        }
+    EXPECT_EQ(long_window_positions(16384, 16).back(), 16384 - 5);
+}

@@ -297,3 +297,19 @@ TEST_F(E2E, SkipLimitsStillUsesTheCachedLimitsOfTheRunsThreads) {
     EXPECT_EQ(doc["limits"].value("memory_read_gbps", 0.0), 123.5) << doc["limits"].dump();
     EXPECT_TRUE(doc["cells"][0]["roofline"]["gbps_fraction_of_limit"].is_number());
 }
+
+TEST_F(E2E, LongScenarioTakesItsPositionsAndSamplesFromTheCommandLine) {
+    std::vector<std::string> args = {"run", "--backend", "noop", "--plugin", fault_plugin("noop"), "--scenario", "long",
+                                     "--long-positions", "64", "--long-samples", "3", "--dir", (dir_ / "run").string()};
+    const auto small = small_run();
+    args.insert(args.end(), small.begin(), small.end());
+    const auto o = rwkvbench(args);
+    EXPECT_EQ(o.exit_code, 0) << o.output_tail;
+    const json cell = cells_by_id(dir_ / "run" / "results.json").begin()->second;
+    EXPECT_EQ(cell["spec"]["params"]["long_positions"], 64);
+    EXPECT_EQ(cell["spec"]["params"]["long_samples"], 3);
+    EXPECT_EQ(cell["throughput"]["positions"], 64);
+    EXPECT_EQ(cell["long"]["positions"].back(), 64 - 4);  // measured after the last un-timed step
+    EXPECT_LE(cell["long"]["positions"].size(), 4u);
+    EXPECT_EQ(rwkvbench({"run", "--long-positions", "8"}).exit_code, 2);  // below the scenario's minimum
+}
