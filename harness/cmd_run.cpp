@@ -29,6 +29,7 @@ namespace {
 struct RunArgs {
     RunOptions plan;
     std::string output, format, dir, resume, memory_limit;
+    std::string parity_max_rel_l2, parity_min_top1, parity_max_mean_kl;  // number or "off"
     bool no_isolate = false;
     bool skip_limits = false;
 };
@@ -113,7 +114,39 @@ nlohmann::json in_process(const CellSpec& spec, const CellEnvironment& env) {
     }
 }
 
-int run(const RunArgs& a) {
+// --parity-* flags into the spec's overrides: a number, or "off" (null) to switch the check off.
+nlohmann::json parity_overrides(const RunArgs& a) {
+    nlohmann::json o = nlohmann::json::object();
+    struct Flag {
+        const char *key, *name;
+        const std::string* text;
+    };
+    const Flag flags[] = {{"max_rel_l2", "--parity-max-rel-l2", &a.parity_max_rel_l2},
+                          {"min_top1", "--parity-min-top1", &a.parity_min_top1},
+                          {"max_mean_kl", "--parity-max-mean-kl", &a.parity_max_mean_kl}};
+    for (const auto& [key, name, text] : flags) {
+        if (text->empty()) continue;
+        if (*text == "off") {
+            o[key] = nullptr;
+            continue;
+        }
+        size_t used = 0;
+        double v = 0;
+        try {
+            v = std::stod(*text, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != text->size())
+            throw InputError(fmt::format("{}: '{}' is not a number (or 'off')", name, *text));
+        o[key] = v;
+    }
+    return o;
+}
+
+int run(const RunArgs& a_in) {
+    RunArgs a = a_in;
+    a.plan.parity_thresholds = parity_overrides(a);
     const uint64_t memory_limit = a.memory_limit.empty() ? default_memory_limit() : parse_size(a.memory_limit);
     std::optional<RunDirectory> dir;
     nlohmann::json plan_doc;
@@ -247,6 +280,16 @@ void register_run(CLI::App& app) {
     cmd->add_option("--repetitions", p.repetitions, "Timed repetitions (at least)")->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_option("--warmup", p.warmup, "Untimed repetitions first")->capture_default_str()->check(CLI::NonNegativeNumber);
     cmd->add_option("--min-time", p.min_time_s, "Repeat until this many seconds were measured")->capture_default_str()->check(CLI::NonNegativeNumber);
+    // DESIGN.md §6 defaults, by weight dtype; each flag overrides it for every parity cell.
+    cmd->add_option("--parity-max-rel-l2", a->parity_max_rel_l2,
+                    "Parity: largest relative L2 error of any step's logits, or 'off' (default: f64/f32 1e-4, "
+                    "f16/bf16 2e-2, int8 off)");
+    cmd->add_option("--parity-min-top1", a->parity_min_top1,
+                    "Parity: least top-1 agreement as a fraction, or 'off' (default: f64/f32 1, f16/bf16 0.99, int8 "
+                    "0.97)");
+    cmd->add_option("--parity-max-mean-kl", a->parity_max_mean_kl,
+                    "Parity: largest mean KL(golden || backend) in nats, or 'off' (default: f64/f32 off, f16/bf16 "
+                    "1e-3, int8 1e-2)");
     cmd->add_option("--plugin", o.plugins, "Extra plugin library (.so) besides the ones found; repeatable");
     cmd->add_option("--plugin-options", o.plugin_options, "Options passed to each plugin's create(): key=value,...");
     cmd->add_option("-o,--output", a->output, "Also write the report to this file (format from --format or the extension)");

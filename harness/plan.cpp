@@ -3,6 +3,7 @@
 #include "dtype.hpp"
 #include "errors.hpp"
 #include "model_config.hpp"
+#include "parity.hpp"
 #include "plugin.hpp"
 #include "presets.hpp"
 #include "safetensors.hpp"
@@ -108,6 +109,7 @@ Plan make_plan(const RunOptions& o, const std::filesystem::path& models_dir) {
         if (!dtype_from_cli_name(d))
             throw InputError(fmt::format("unknown dtype '{}': choose from {}", d, fmt::join(dtype_names(), ", ")));
     if (o.scenarios.empty()) throw InputError("--scenario: no scenario given");
+    thresholds_with_overrides(DType::F32, o.parity_thresholds);  // a bad --parity-* value fails here
     if (o.dtypes.empty()) throw InputError("--dtype: no dtype given");
 
     // Workloads: presets (synthetic weights written once) and user checkpoints.
@@ -230,6 +232,7 @@ Plan make_plan(const RunOptions& o, const std::filesystem::path& models_dir) {
                     c.spec.timeout_s = o.timeout_s;
                     c.spec.plugin_options = o.plugin_options;
                     c.spec.params = o.params;
+                    c.spec.parity_thresholds = o.parity_thresholds;
                     const DType dt = *dtype_from_cli_name(dtype);
                     if (!(weight_mask & RWKVB_DTYPE_BIT(static_cast<int>(dt))))
                         c.skip_reason = fmt::format("{} device {} ({}) does not offer {} weights", t.backend,

@@ -26,6 +26,8 @@ struct RunOptions {
     std::string plugin_options;
     ScenarioParams params;
     std::vector<std::filesystem::path> plugins;  // --plugin, in addition to the search dirs
+    // --parity-* overrides of the DESIGN.md §6 defaults: {"max_rel_l2": x | null, ...}.
+    nlohmann::json parity_thresholds = nlohmann::json::object();
 };
 
 // One backend selector: "opencl:1" → {"opencl", 1}; "reference" → {"reference", nullopt}.

@@ -313,3 +313,29 @@ TEST_F(E2E, LongScenarioTakesItsPositionsAndSamplesFromTheCommandLine) {
     EXPECT_LE(cell["long"]["positions"].size(), 4u);
     EXPECT_EQ(rwkvbench({"run", "--long-positions", "8"}).exit_code, 2);  // below the scenario's minimum
 }
+
+// DESIGN.md §6: thresholds documented and overridable; the ones used are in the record.
+TEST_F(E2E, ParityThresholdFlagsReachTheRecord) {
+    std::vector<std::string> args = {"run", "--backend", "reference", "--scenario", "parity", "--parity-max-rel-l2",
+                                     "0.5", "--parity-min-top1", "off", "--parity-max-mean-kl", "0.25", "--dir",
+                                     (dir_ / "run").string()};
+    const auto small = small_run();
+    args.insert(args.end(), small.begin(), small.end());
+    const auto o = rwkvbench(args);
+    EXPECT_EQ(o.exit_code, 0) << o.output_tail;
+    const json cell = cells_by_id(dir_ / "run" / "results.json").begin()->second;
+    const json& t = cell["parity"]["thresholds"];
+    EXPECT_EQ(t["max_rel_l2"], 0.5) << t.dump();
+    EXPECT_TRUE(t["min_top1"].is_null()) << t.dump();
+    EXPECT_EQ(t["max_mean_kl"], 0.25) << t.dump();
+    EXPECT_EQ(cell["spec"]["parity_thresholds"]["max_rel_l2"], 0.5);
+    for (const std::vector<std::string>& bad : {std::vector<std::string>{"--parity-min-top1", "2"},
+                                                std::vector<std::string>{"--parity-max-rel-l2", "tiny"}}) {
+        std::vector<std::string> b = {"run", "--backend", "reference", "--dir", (dir_ / "bad").string()};
+        b.insert(b.end(), bad.begin(), bad.end());
+        const auto r = rwkvbench(b);
+        EXPECT_EQ(r.exit_code, 2) << r.output_tail;
+        EXPECT_NE(r.output_tail.find(bad[0] == "--parity-min-top1" ? "min_top1" : "--parity-max-rel-l2"), std::string::npos)
+            << r.output_tail;
+    }
+}
