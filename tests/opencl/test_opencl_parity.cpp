@@ -19,7 +19,7 @@ struct Run {
     }
 };
 
-std::unique_ptr<Run> open(const Fixture& f, DType wdtype = DType::F32, int batch = 1) {
+std::unique_ptr<Run> open(const GoldenCase& f, DType wdtype = DType::F32, int batch = 1) {
     auto r = std::make_unique<Run>();
     r->session = std::make_unique<Session>(opencl_plugin(), 0, test_options());
     r->session->load(f.config, f.model->tensors(), wdtype);
@@ -28,7 +28,7 @@ std::unique_ptr<Run> open(const Fixture& f, DType wdtype = DType::F32, int batch
 }
 
 // Compares rows [t0, t0+n) of the fixture with `out`; returns the max rel L2.
-double check_rows(const Fixture& f, const float* out, int t0, int n, double bound, const std::string& what) {
+double check_rows(const GoldenCase& f, const float* out, int t0, int n, double bound, const std::string& what) {
     double worst = 0;
     for (int i = 0; i < n; ++i) {
         const int t = t0 + i;
@@ -36,8 +36,8 @@ double check_rows(const Fixture& f, const float* out, int t0, int n, double boun
         const double* g = &f.logits[static_cast<size_t>(t) * f.V];
         const double e = rel_l2(b, g, f.V);
         worst = std::max(worst, e);
-        EXPECT_LE(e, bound) << f.name << " " << what << " step " << t;
-        EXPECT_EQ(argmax(b, f.V), argmax(g, f.V)) << f.name << " " << what << " step " << t;
+        EXPECT_LE(e, bound) << f.name() << " " << what << " step " << t;
+        EXPECT_EQ(argmax(b, f.V), argmax(g, f.V)) << f.name() << " " << what << " step " << t;
     }
     return worst;
 }
@@ -45,7 +45,7 @@ double check_rows(const Fixture& f, const float* out, int t0, int n, double boun
 class OpenclParity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OpenclParity, SequentialMatchesGolden) {
-    const Fixture f = load_fixture(GetParam());
+    const GoldenCase f = load_case(GetParam());
     auto r = open(f);
     std::vector<float> out(f.V);
     double worst = 0;
@@ -54,21 +54,21 @@ TEST_P(OpenclParity, SequentialMatchesGolden) {
         worst = std::max(worst, check_rows(f, out.data(), t, 1, kF32Bound, "sequential"));
     }
     RecordProperty("max_rel_l2", std::to_string(worst));
-    std::printf("%s sequential max rel L2 %.3g\n", f.name.c_str(), worst);
+    std::printf("%s sequential max rel L2 %.3g\n", f.name().c_str(), worst);
 }
 
 TEST_P(OpenclParity, SequenceMatchesGolden) {
-    const Fixture f = load_fixture(GetParam());
+    const GoldenCase f = load_case(GetParam());
     auto r = open(f);
     std::vector<float> out(static_cast<size_t>(f.T) * f.V);
     r->session->forward(r->state, f.tokens.data(), f.T, 1, out.data(), RWKVB_LOGITS_ALL);
     const double worst = check_rows(f, out.data(), 0, f.T, kF32Bound, "sequence");
-    std::printf("%s sequence max rel L2 %.3g\n", f.name.c_str(), worst);
+    std::printf("%s sequence max rel L2 %.3g\n", f.name().c_str(), worst);
 }
 
 // Uneven pieces carrying the state, with LAST logits: each piece's last row must match.
 TEST_P(OpenclParity, PiecesCarryState) {
-    const Fixture f = load_fixture(GetParam());
+    const GoldenCase f = load_case(GetParam());
     auto r = open(f);
     std::vector<float> out(f.V);
     const int sizes[] = {16, 7, 1, 33, 2};
@@ -81,19 +81,15 @@ TEST_P(OpenclParity, PiecesCarryState) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, OpenclParity, ::testing::ValuesIn(fixture_names_for_tests()),
-                         [](const auto& info) {
-                             std::string n = info.param;
-                             std::replace(n.begin(), n.end(), '-', '_');
-                             return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Fixtures, OpenclParity, ::testing::ValuesIn(test::fixture_names_for_registration()),
+                         [](const auto& info) { return test::test_name(info.param); });
 
 // Batch 3: stream 1 is the fixture; streams 0 and 2 run other tokens and must not disturb it,
 // and must equal their own batch-1 runs. Decode and sequence mode, every version's tiny case.
 class OpenclBatch : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OpenclBatch, StreamsAreIndependent) {
-    const Fixture f = load_fixture(GetParam());
+    const GoldenCase f = load_case(GetParam());
     const int T = std::min(f.T, 24), B = 3, V = f.V;
     std::vector<int32_t> toks(static_cast<size_t>(B) * T);
     for (int t = 0; t < T; ++t) {
@@ -127,21 +123,17 @@ TEST_P(OpenclBatch, StreamsAreIndependent) {
         single->session->forward(single->state, &toks[static_cast<size_t>(b) * T], T, 1, ref.data(), RWKVB_LOGITS_ALL);
         for (int t = 0; t < T; ++t)
             EXPECT_LE(rel_l2(&all[(static_cast<size_t>(b) * T + t) * V], &ref[static_cast<size_t>(t) * V], V), 1e-5)
-                << f.name << " stream " << b << " step " << t;
+                << f.name() << " stream " << b << " step " << t;
     }
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiny, OpenclBatch, ::testing::Values("rwkv4-tiny", "rwkv5-tiny", "rwkv6-tiny", "rwkv7-tiny"),
-                         [](const auto& info) {
-                             std::string n = info.param;
-                             std::replace(n.begin(), n.end(), '-', '_');
-                             return n;
-                         });
+                         [](const auto& info) { return test::test_name(info.param); });
 
 // State export: sequential and sequence mode reach the same state; v4's pp starts at -1e30.
 TEST(OpenclState, ExportAgreesBetweenModes) {
     for (const char* name : {"rwkv4-tiny", "rwkv5-tiny", "rwkv6-tiny", "rwkv7-tiny"}) {
-        const Fixture f = load_fixture(name);
+        const GoldenCase f = load_case(name);
         auto a = open(f), b = open(f);
         const auto& t = a->session->plugin().table();
         ASSERT_NE(t.state_export, nullptr);
@@ -168,7 +160,7 @@ TEST(OpenclState, ExportAgreesBetweenModes) {
 // f16 weights (vload_half works on every OpenCL 1.2 device): the f16 parity class of DESIGN.md §6.
 TEST(OpenclHalfWeights, WithinF16Bound) {
     for (const char* name : {"rwkv4-small", "rwkv5-small", "rwkv6-small", "rwkv7-small"}) {
-        const Fixture f = load_fixture(name);
+        const GoldenCase f = load_case(name);
         auto r = open(f, DType::F16);
         std::vector<float> out(static_cast<size_t>(f.T) * f.V);
         r->session->forward(r->state, f.tokens.data(), f.T, 1, out.data(), RWKVB_LOGITS_ALL);

@@ -2,15 +2,14 @@
 // no-platform case, memory accounting and bad input.
 #include "cl_common.hpp"
 #include "ocl_test_util.hpp"
+#include "run_cli.hpp"
 
 #include <gtest/gtest.h>
 
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sys/wait.h>
 
 namespace rwkvb::ocltest {
 namespace {
@@ -57,31 +56,26 @@ TEST(OpenclDevices, DescribedFully) {
     EXPECT_NE(std::string(p->table().last_error(nullptr)).find("no device opencl:"), std::string::npos);
 }
 
-std::string run_probe(const std::string& env) {
-    const std::string cmd = env + " " RWKVB_OCL_PROBE " " RWKVB_PLUGIN_DIR "/librwkvb_opencl.so 2>&1";
-    FILE* pipe = popen(cmd.c_str(), "r");
-    if (!pipe) return "popen failed";
-    std::string out;
-    std::array<char, 512> buf{};
-    while (fgets(buf.data(), buf.size(), pipe)) out += buf.data();
-    const int rc = pclose(pipe);
-    out += "\nrc=" + std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc));
-    return out;
+// ocl_probe loads the plugin in a child process (the ICD loader reads OCL_ICD_VENDORS once).
+test::CliResult run_probe(const std::vector<std::string>& env) {
+    return test::run_program(RWKVB_OCL_PROBE, {RWKVB_PLUGIN_DIR "/librwkvb_opencl.so"}, {.timeout_s = 120, .env = env});
 }
 
 TEST(OpenclNoPlatform, CountIsZeroWithAClearError) {
     const fs::path empty = fs::path(RWKVB_TEST_CACHE_DIR) / "empty-icd-vendors";
     fs::create_directories(empty);
     for (const auto& e : fs::directory_iterator(empty)) fs::remove_all(e.path());
-    const std::string out = run_probe("OCL_ICD_VENDORS=" + empty.string());
+    const test::CliResult probe = run_probe({"OCL_ICD_VENDORS=" + empty.string()});
+    const std::string out = probe.out + probe.err;
     EXPECT_NE(out.find("status=0\n"), std::string::npos) << out;
     EXPECT_NE(out.find("count=0\n"), std::string::npos) << out;
     EXPECT_NE(out.find("error=no OpenCL platform found"), std::string::npos) << out;
     EXPECT_NE(out.find("info0_status=1\n"), std::string::npos) << out;
     EXPECT_NE(out.find("create_status=1\n"), std::string::npos) << out;
-    EXPECT_NE(out.find("rc=0"), std::string::npos) << out;
+    EXPECT_EQ(probe.exit_code, 0) << probe.describe();
     // And with the real vendors the same probe finds the device.
-    const std::string ok = run_probe("");
+    const test::CliResult found = run_probe({});
+    const std::string ok = found.out + found.err;
     EXPECT_EQ(ok.find("count=0\n"), std::string::npos) << ok;
 }
 
@@ -90,7 +84,7 @@ TEST(OpenclNoPlatform, CountIsZeroWithAClearError) {
 TEST(OpenclBinaryCache, WrittenReusedAndRepaired) {
     const fs::path dir = fs::path(RWKVB_TEST_CACHE_DIR) / "bincache-test";
     fs::remove_all(dir);
-    const Fixture f = load_fixture("rwkv7-tiny");
+    const GoldenCase f = load_case("rwkv7-tiny");
     auto load_once = [&] {
         Session s(opencl_plugin(), 0, "cache_dir=" + dir.string());
         const auto t0 = std::chrono::steady_clock::now();
@@ -133,7 +127,7 @@ TEST(OpenclBinaryCache, WrittenReusedAndRepaired) {
 
 // Options: overrides give the same numbers; bad values are one-line errors.
 TEST(OpenclOptions, OverridesAndBadValues) {
-    const Fixture f = load_fixture("rwkv6-tiny");
+    const GoldenCase f = load_case("rwkv6-tiny");
     for (const char* opt : {"wg=16,tile=1x1,gemv_rows=1,gemv=group", "wg=128,tile=3x4,gemv_rows=64,gemv=row,threads=7,unknown=1"}) {
         Session s(opencl_plugin(), 0, test_options(opt));
         s.load(f.config, f.model->tensors(), DType::F32);
@@ -162,7 +156,7 @@ TEST(OpenclOptions, OverridesAndBadValues) {
 }
 
 TEST(OpenclMemory, WeightsStateWorkspaceAccounted) {
-    const Fixture f = load_fixture("rwkv7-small");
+    const GoldenCase f = load_case("rwkv7-small");
     Session s(opencl_plugin(), 0, test_options());
     s.load(f.config, f.model->tensors(), DType::F32);
     const rwkvb_memory m0 = s.memory_usage();
@@ -189,25 +183,15 @@ TEST(OpenclMemory, WeightsStateWorkspaceAccounted) {
 }
 
 TEST(OpenclBadInput, OneLineErrorsNoCrash) {
-    const Fixture f = load_fixture("rwkv5-tiny");
+    const GoldenCase f = load_case("rwkv5-tiny");
     auto p = opencl_plugin();
     const auto& t = p->table();
     Session s(p, 0, test_options());
     rwkvb_state* st = nullptr;
     EXPECT_EQ(t.state_new(s.context(), 1, &st), RWKVB_ERR_INVALID_ARGUMENT);  // no model yet
     // A tensor missing from the checkpoint.
-    std::vector<rwkvb_tensor> ts;
-    for (const auto& v : f.model->tensors()) {
-        if (v.name == "blocks.1.att.key.weight") continue;
-        rwkvb_tensor a{};
-        a.name = v.name.c_str();
-        a.dtype = static_cast<int32_t>(v.dtype);
-        a.ndim = static_cast<int32_t>(v.shape.size());
-        for (int i = 0; i < a.ndim; ++i) a.shape[i] = v.shape[i];
-        a.data = v.data;
-        a.nbytes = v.nbytes;
-        ts.push_back(a);
-    }
+    std::vector<rwkvb_tensor> ts = test::abi_tensors(f.model->tensors());
+    std::erase_if(ts, [](const rwkvb_tensor& a) { return std::string(a.name) == "blocks.1.att.key.weight"; });
     EXPECT_EQ(t.load(s.context(), &f.config, ts.data(), ts.size(), RWKVB_F32), RWKVB_ERR_INVALID_ARGUMENT);
     EXPECT_NE(std::string(t.last_error(s.context())).find("blocks.1.att.key.weight"), std::string::npos)
         << t.last_error(s.context());
