@@ -49,24 +49,28 @@ std::shared_ptr<Plugin> Plugin::load(const std::filesystem::path& path) {
     p->handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!p->handle_) {
         const char* e = dlerror();
-        throw PluginError(fmt::format("{}: cannot load plugin: {}", where, e ? e : "unknown dlopen error"));
+        throw PluginError(fmt::format("{}: cannot load plugin: {}", where, e ? e : "unknown dlopen error"),
+                          PluginStage::Load);
     }
     auto entry = reinterpret_cast<rwkvb_backend_entry_fn>(dlsym(p->handle_, RWKVB_ENTRY_SYMBOL));
     if (!entry)
         throw PluginError(fmt::format("{}: not an rwkvbench plugin: it does not export '{}'", where,
-                                      RWKVB_ENTRY_SYMBOL));
+                                      RWKVB_ENTRY_SYMBOL), PluginStage::Load);
     p->table_ = entry(RWKVB_ABI_VERSION);
     if (!p->table_)
         throw PluginError(fmt::format("{}: the plugin does not speak plugin ABI version {} "
                                       "(its entry returned NULL); rebuild it against this backend.h",
-                                      where, RWKVB_ABI_VERSION));
+                                      where, RWKVB_ABI_VERSION),
+                          PluginStage::Load);
     const rwkvb_backend& t = *p->table_;
     if (t.abi_version != RWKVB_ABI_VERSION)
         throw PluginError(fmt::format("{}: the plugin's table is for ABI version {}, the harness speaks "
                                       "{}; rebuild it against this backend.h",
-                                      where, t.abi_version, RWKVB_ABI_VERSION));
+                                      where, t.abi_version, RWKVB_ABI_VERSION),
+                          PluginStage::Load);
     if (!t.name || !terminated(t.name, RWKVB_NAME_LEN) || !*t.name)
-        throw PluginError(fmt::format("{}: the plugin's name is missing or not a short string", where));
+        throw PluginError(fmt::format("{}: the plugin's name is missing or not a short string", where),
+                          PluginStage::Load);
     p->name_ = t.name;
     p->version_ = (t.version && terminated(t.version, RWKVB_NAME_LEN)) ? t.version : "";
     struct Member {
@@ -90,7 +94,7 @@ std::shared_ptr<Plugin> Plugin::load(const std::filesystem::path& path) {
     for (const auto& m : required)
         if (!m.fn)
             throw PluginError(fmt::format("{}: plugin '{}' leaves the required member '{}' NULL", where,
-                                          p->name_, m.name));
+                                          p->name_, m.name), PluginStage::Load);
     return p;
 }
 
@@ -99,27 +103,28 @@ Plugin::~Plugin() {
     // thread-local destructors that crash when their code is unmapped before process exit.
 }
 
-void Plugin::check(rwkvb_status status, const char* what, const rwkvb_context* ctx) const {
+void Plugin::check(rwkvb_status status, const char* what, const rwkvb_context* ctx, PluginStage stage) const {
     if (status == RWKVB_OK) return;
     std::string msg;
     if (const char* e = table_->last_error(ctx); e && terminated(e, 4096)) msg = e;
     if (msg.empty()) msg = "(the plugin gave no message)";
-    throw PluginError(fmt::format("{}: {} failed ({}): {}", name_, what, status_name(status), msg));
+    throw PluginError(fmt::format("{}: {} failed ({}): {}", name_, what, status_name(status), msg), stage);
 }
 
 int Plugin::device_count() const {
     int32_t n = -1;
-    check(table_->device_count(&n), "device_count", nullptr);
+    check(table_->device_count(&n), "device_count", nullptr, PluginStage::Load);
     if (n < 0 || n > kMaxDevices)
-        throw PluginError(fmt::format("{}: reports an absurd device count ({})", name_, n));
+        throw PluginError(fmt::format("{}: reports an absurd device count ({})", name_, n), PluginStage::Load);
     return n;
 }
 
 rwkvb_device_info Plugin::device_info(int device) const {
     rwkvb_device_info info{};
-    check(table_->device_info(device, &info), "device_info", nullptr);
+    check(table_->device_info(device, &info), "device_info", nullptr, PluginStage::Load);
     auto bad = [&](const std::string& why) {
-        return PluginError(fmt::format("{}: device {} description is invalid: {}", name_, device, why));
+        return PluginError(fmt::format("{}: device {} description is invalid: {}", name_, device, why),
+                           PluginStage::Load);
     };
     if (!terminated(info.name, sizeof info.name) || !terminated(info.vendor, sizeof info.vendor) ||
         !terminated(info.driver_version, sizeof info.driver_version) ||
@@ -186,11 +191,12 @@ Session::Session(std::shared_ptr<Plugin> plugin, int device, const std::string& 
     : plugin_(std::move(plugin)) {
     const int n = plugin_->device_count();
     if (device < 0 || device >= n)
-        throw PluginError(fmt::format("{}: no device {} (it has {})", plugin_->name(), device, n));
+        throw PluginError(fmt::format("{}: no device {} (it has {})", plugin_->name(), device, n), PluginStage::Load);
     info_ = plugin_->device_info(device);
     plugin_->check(plugin_->table().create(device, options.empty() ? nullptr : options.c_str(), &ctx_),
-                   "create", nullptr);
-    if (!ctx_) throw PluginError(fmt::format("{}: create returned OK but no context", plugin_->name()));
+                   "create", nullptr, PluginStage::Create);
+    if (!ctx_)
+        throw PluginError(fmt::format("{}: create returned OK but no context", plugin_->name()), PluginStage::Create);
 }
 
 Session::~Session() {
@@ -206,7 +212,9 @@ void Session::load(const ModelConfig& config, const std::vector<TensorView>& ten
         a.name = t.name.c_str();
         a.dtype = static_cast<int32_t>(t.dtype);
         a.ndim = static_cast<int32_t>(t.shape.size());
-        if (a.ndim > 4) throw PluginError(fmt::format("tensor '{}' has {} dimensions (at most 4)", t.name, a.ndim));
+        if (a.ndim > 4)
+            throw PluginError(fmt::format("tensor '{}' has {} dimensions (at most 4)", t.name, a.ndim),
+                              PluginStage::Load);
         std::copy(t.shape.begin(), t.shape.end(), a.shape);
         a.data = t.data;
         a.nbytes = t.nbytes;
@@ -214,7 +222,7 @@ void Session::load(const ModelConfig& config, const std::vector<TensorView>& ten
     }
     plugin_->check(plugin_->table().load(ctx_, &config_, abi_tensors_.data(), abi_tensors_.size(),
                                          static_cast<int32_t>(weight_dtype)),
-                   "load", ctx_);
+                   "load", ctx_, PluginStage::Load);
 }
 
 rwkvb_state* Session::new_state(int batch) {

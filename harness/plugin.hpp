@@ -13,8 +13,17 @@
 
 namespace rwkvb {
 
+// Where a plugin failed, so a cell can be classified without reading the message: Load (dlopen,
+// the table, device queries, Session::load — the model never got in), Create (create()), Call
+// (a call on a loaded model: state, forward, synchronize, memory_usage).
+enum class PluginStage { Load, Create, Call };
+
 struct PluginError : std::runtime_error {
-    using std::runtime_error::runtime_error;
+    explicit PluginError(const std::string& what, PluginStage s = PluginStage::Call)
+        : std::runtime_error(what), stage(s) {}
+    PluginStage stage;
+    // Load and Create: the cell is a load-error; Call: an error of a loaded plugin.
+    bool before_model_loaded() const { return stage != PluginStage::Call; }
 };
 
 class Plugin {
@@ -34,8 +43,9 @@ public:
     int device_count() const;
     rwkvb_device_info device_info(int device) const;
 
-    // Throws PluginError "<plugin>: <what> failed (<status>): <last_error>" unless OK.
-    void check(rwkvb_status status, const char* what, const rwkvb_context* ctx) const;
+    // Throws PluginError "<plugin>: <what> failed (<status>): <last_error>" at `stage` unless OK.
+    void check(rwkvb_status status, const char* what, const rwkvb_context* ctx,
+               PluginStage stage = PluginStage::Call) const;
 
 private:
     Plugin() = default;

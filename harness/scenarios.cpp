@@ -389,7 +389,8 @@ nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env) {
     auto plugin = spec.plugin_path.empty() ? find_plugin(spec.backend) : Plugin::load(spec.plugin_path);
     if (plugin->name() != spec.backend)
         throw PluginError(fmt::format("{}: provides backend '{}', not '{}'", plugin->path().string(), plugin->name(),
-                                      spec.backend));
+                                      spec.backend),
+                          PluginStage::Load);
     std::string options = fmt::format("threads={}", spec.threads);
     if (!spec.plugin_options.empty()) options += "," + spec.plugin_options;
     Cell c{spec, env, SafetensorsFile::open(spec.model_path), {}, {}, {}, nullptr, {}};

@@ -12,10 +12,13 @@ namespace {
 
 fs::path fault_plugin(const std::string& name) { return fs::path(RWKVB_FAULT_PLUGIN_DIR) / ("librwkvb_" + name + ".so"); }
 
+PluginStage last_stage = PluginStage::Call;
+
 std::string load_error(const std::function<void()>& f) {
     try {
         f();
     } catch (const PluginError& e) {
+        last_stage = e.stage;
         return e.what();
     }
     return "";
@@ -41,11 +44,13 @@ TEST(PluginRefusals, EntryReturnsNull) {
 
 TEST(PluginRefusals, WrongAbiVersion) {
     expect_one_line_containing(load_error([] { Plugin::load(fault_plugin("fault_abi")); }), "ABI version 999");
+    EXPECT_EQ(last_stage, PluginStage::Load);
 }
 
 TEST(PluginRefusals, AbsurdDeviceCount) {
     auto p = Plugin::load(fault_plugin("fault_devcount"));  // the table itself is fine
     expect_one_line_containing(load_error([&] { p->device_count(); }), "absurd device count (1000000)");
+    EXPECT_EQ(last_stage, PluginStage::Load);
 }
 
 TEST(PluginRefusals, MissingFile) {
@@ -55,6 +60,9 @@ TEST(PluginRefusals, MissingFile) {
 TEST(PluginRefusals, AbsurdMemoryUsage) {
     Session s(Plugin::load(fault_plugin("fault_memsize")), 0, "");
     expect_one_line_containing(load_error([&] { s.memory_usage(); }), "absurd memory size");
+    EXPECT_EQ(last_stage, PluginStage::Call);  // the model was in: an error, not a load-error
+    expect_one_line_containing(load_error([] { Session(Plugin::load(fault_plugin("noop")), 3, ""); }), "no device 3");
+    EXPECT_EQ(last_stage, PluginStage::Load);
 }
 
 TEST(PluginRefusals, HealthyFakeLoads) {

@@ -2,6 +2,8 @@
 // checkpoints, every scenario with tiny parameters; every record must match the schema, and so
 // must the run document made from them.
 #include "cell.hpp"
+#include "cell_guard.hpp"
+#include "worker_process.hpp"
 #include "errors.hpp"
 #include "report_writers.hpp"
 #include "results.hpp"
@@ -149,6 +151,28 @@ TEST_F(RunCell, ParityFailsABackendWrongOnlyInSequenceModeOrBatch) {
     fine.backend = "buggy";
     fine.plugin_path = RWKVB_BUGGY_PLUGIN;
     EXPECT_EQ(run_cell(fine, env())["parity"]["verdict"], "PASS");
+}
+
+// A failure is classified by where it happened (PluginError's stage), not by its wording: a
+// failing create() is a load-error; a failing forward() is an error even when its message reads
+// like a load failure.
+TEST_F(RunCell, FailuresAreClassifiedByStageNotByWording) {
+    CellSpec s = spec("decode");
+    s.backend = "buggy";
+    s.plugin_path = RWKVB_BUGGY_PLUGIN;
+    int code = -1;
+    s.plugin_options = "bug=create";
+    json r = run_cell_guarded(s, env(), &code);
+    EXPECT_EQ(r["status"], "load-error") << r.dump();
+    EXPECT_EQ(code, kWorkerLoadError);
+    s.plugin_options = "bug=forward";
+    r = run_cell_guarded(s, env(), &code);
+    EXPECT_EQ(r["status"], "error") << r.dump();
+    EXPECT_EQ(code, kWorkerError);
+    EXPECT_NE(r["status_detail"].get<std::string>().find("load failed ("), std::string::npos) << r.dump();
+    s.plugin_options = "";
+    s.model_path = "/nonexistent/model.safetensors";
+    EXPECT_EQ(run_cell_guarded(s, env(), &code)["status"], "load-error");
 }
 #endif
 
