@@ -175,8 +175,11 @@ int run(const RunArgs& a_in) {
     if (!a.resume.empty()) metadata["resumed_by"] = command_line();
 
     for (const auto& m : models)
-        if (!std::filesystem::exists(m.path))
+        if (const std::string why = synthetic_model_staleness(m); why == "missing")
             std::fprintf(stderr, "writing synthetic weights %s (once; cached)\n", m.path.string().c_str());
+        else if (!why.empty())
+            std::fprintf(stderr, "rewriting synthetic weights %s: the cached file %s\n", m.path.string().c_str(),
+                         why.c_str());
     prepare_models(models);
 
     // --skip-limits skips only the measuring: limits cached for this host (and these threads, so

@@ -257,12 +257,36 @@ Plan make_plan(const RunOptions& o, const std::filesystem::path& models_dir) {
     return plan;
 }
 
+std::string synthetic_model_staleness(const SyntheticModel& m) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(m.path, ec)) return "missing";
+    const Preset* p = find_preset(m.preset);
+    if (!p) throw InputError(fmt::format("unknown workload preset '{}'", m.preset));
+    try {
+        const auto file = SafetensorsFile::open(m.path);
+        const auto& meta = file.metadata();
+        auto field = [&](const char* k) {
+            const auto it = meta.find(k);
+            return it == meta.end() ? std::string("(none)") : it->second;
+        };
+        if (field("generator") != kSynthGenerator)
+            return fmt::format("made by generator {}, this build's is {}", field("generator"), kSynthGenerator);
+        if (field("preset") != m.preset) return fmt::format("holds preset {}", field("preset"));
+        if (field("seed") != std::to_string(m.seed)) return fmt::format("holds seed {}", field("seed"));
+        for (const auto& t : file.tensors())
+            if (t.dtype != DType::F32) return fmt::format("tensor '{}' is {}, not F32", t.name, dtype_name(t.dtype));
+        if (describe(detect_config(file)) != describe(p->config)) return "its shapes differ from the preset's";
+    } catch (const InputError& e) {
+        return fmt::format("unreadable ({})", e.what());
+    }
+    return "";
+}
+
 void prepare_models(const std::vector<SyntheticModel>& models) {
     for (const auto& m : models) {
-        std::error_code ec;
-        if (std::filesystem::is_regular_file(m.path, ec)) continue;
+        if (synthetic_model_staleness(m).empty()) continue;
         const Preset* p = find_preset(m.preset);
-        if (!p) throw InputError(fmt::format("unknown workload preset '{}'", m.preset));
+        std::error_code ec;
         std::filesystem::create_directories(m.path.parent_path(), ec);
         if (ec) throw InputError(fmt::format("{}: cannot create: {}", m.path.parent_path().string(), ec.message()));
         write_synthetic_model(p->config, m.seed, DType::F32, m.path, m.preset);

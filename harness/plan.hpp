@@ -69,7 +69,11 @@ std::filesystem::path synthetic_model_path(const std::filesystem::path& models_d
 // --model file (its header and tensor set are checked here, before any cell runs).
 Plan make_plan(const RunOptions& options, const std::filesystem::path& models_dir);
 
-// Writes each synthetic checkpoint that is not there yet (the writer is atomic).
+// Why the cached file of `m` cannot be used ("missing", "made by generator …", "holds seed 2",
+// a dtype or shape mismatch, unreadable), or "" when its metadata (generator version, preset,
+// seed), dtype (F32) and shapes match: a file merely existing is not enough.
+std::string synthetic_model_staleness(const SyntheticModel& m);
+// Writes each synthetic checkpoint that is missing or stale (the writer is atomic).
 void prepare_models(const std::vector<SyntheticModel>& models);
 
 void to_json(nlohmann::json& j, const PlannedCell& c);

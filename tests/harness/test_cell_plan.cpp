@@ -3,6 +3,9 @@
 #include "cell.hpp"
 #include "errors.hpp"
 #include "plan.hpp"
+#include "presets.hpp"
+#include "safetensors.hpp"
+#include "synth.hpp"
 
 #include <gtest/gtest.h>
 
@@ -228,4 +231,33 @@ TEST(LongScenario, WindowStartsKeepTheirGapAndEndAtTheTotal) {
             EXPECT_LE(pos.size(), size_t(samples) + 1);
         }
     EXPECT_EQ(long_window_positions(16384, 16).back(), 16384 - 5);
+}
+
+// A cached synthetic checkpoint is reused only if it is what this build would write: same
+// generator version, preset, seed and dtype. Anything else is regenerated.
+TEST(Plan, StaleSyntheticWeightsAreRegenerated) {
+    const auto dir = fs::temp_directory_path() / ("rwkvb_plan_synth_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    const SyntheticModel m{"rwkv7-tiny", 1, synthetic_model_path(dir, "rwkv7-tiny", 1)};
+    EXPECT_EQ(synthetic_model_staleness(m), "missing");
+    prepare_models({m});
+    EXPECT_EQ(synthetic_model_staleness(m), "");
+    const ModelConfig& cfg = find_preset("rwkv7-tiny")->config;
+    auto seed_in_file = [&] { return SafetensorsFile::open(m.path).metadata().at("seed"); };
+
+    write_synthetic_model(cfg, 2, DType::F32, m.path, "rwkv7-tiny");  // another seed under this name
+    EXPECT_NE(synthetic_model_staleness(m).find("seed 2"), std::string::npos) << synthetic_model_staleness(m);
+    prepare_models({m});
+    EXPECT_EQ(seed_in_file(), "1");
+
+    write_synthetic_model(cfg, 1, DType::F16, m.path, "rwkv7-tiny");  // another dtype
+    EXPECT_NE(synthetic_model_staleness(m).find("not F32"), std::string::npos) << synthetic_model_staleness(m);
+    prepare_models({m});
+    EXPECT_EQ(synthetic_model_staleness(m), "");
+
+    { std::ofstream(m.path) << "truncated"; }  // damaged
+    EXPECT_NE(synthetic_model_staleness(m).find("unreadable"), std::string::npos);
+    prepare_models({m});
+    EXPECT_EQ(synthetic_model_staleness(m), "");
+    fs::remove_all(dir);
 }
