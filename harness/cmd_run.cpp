@@ -220,7 +220,9 @@ int run(const RunArgs& a_in) {
             rec = a.no_isolate ? in_process(spec, env)
                                : run_cell_in_worker(self, spec, dir->work_dir(), dir->environment_file(),
                                                     WorkerLimits{spec.timeout_s, memory_limit});
-            if (!rec.contains("host_load")) rec["host_load"] = {{"before", load_before}, {"after", host_load_snapshot()}};
+            // The one record of host load per cell (DESIGN.md §5), taken here so that cells whose
+            // worker crashed or timed out have it too.
+            rec["host_load"] = {{"before", load_before}, {"after", host_load_snapshot()}};
         }
         dir->write_cell(rec);  // on disk before the next cell starts
         records[i] = rec;

@@ -12,7 +12,6 @@
 #include "presets.hpp"
 #include "safetensors.hpp"
 #include "stats.hpp"
-#include "sysinfo.hpp"
 #include "tokens.hpp"
 
 #include <fmt/format.h>
@@ -378,7 +377,6 @@ nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env) {
     json rec;
     rec["id"] = spec.id();
     rec["spec"] = spec;
-    rec["host_load_before"] = host_load_snapshot();
     const auto dtype = dtype_from_cli_name(spec.dtype);
     if (!dtype) throw InputError(fmt::format("unknown dtype '{}' (expected f64, f32, f16, bf16 or int8)", spec.dtype));
     static const char* known[] = {"prefill", "decode", "batch", "long", "parity"};
@@ -414,7 +412,6 @@ nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env) {
         rec["status"] = kStatusSkipped;
         rec["status_detail"] = fmt::format("{} device {} does not offer weight dtype {} (it offers {})", spec.backend,
                                            spec.device, spec.dtype, dtype_mask_names(dev.weight_dtypes).dump());
-        rec["host_load_after"] = host_load_snapshot();
         return rec;
     }
 
@@ -457,7 +454,6 @@ nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env) {
                      {"theoretical_weight_bytes", weight_bytes(c.config, c.dtype)},
                      {"state_bytes_per_stream", c.cost.state_floats * 4},
                      {"peak_rss_bytes", peak_rss_bytes()}};
-    rec["host_load_after"] = host_load_snapshot();
     rec["status"] = kStatusOk;
     rec["status_detail"] = "";
     return rec;

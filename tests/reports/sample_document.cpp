@@ -42,8 +42,7 @@ json ok_speed_cell(const std::string& backend, const std::string& scenario, doub
                      {"gflops_fraction_of_limit", 0.5}};
     c["memory"] = {{"plugin", {{"weights", 3600}, {"state", 100}, {"workspace", 0}, {"peak", 3700}}},
                    {"theoretical_weight_bytes", 4000}, {"state_bytes_per_stream", 100}, {"peak_rss_bytes", 50 << 20}};
-    c["host_load_before"] = host_load_snapshot();
-    c["host_load_after"] = host_load_snapshot();
+    c["host_load"] = {{"before", host_load_snapshot()}, {"after", host_load_snapshot()}};
     c["noisy"] = false;
     c["noise"] = {{"cv", 0.01}, {"threshold", 0.1}};
     c["worker"] = {{"exit_code", 0}, {"signal", 0}, {"signal_name", ""}, {"peak_rss_bytes", 60 << 20},

@@ -231,7 +231,14 @@ TEST_F(RunCell, ResultsOfTheRealCommandValidate) {
     EXPECT_TRUE(errors.empty()) << joined(errors);
     ASSERT_EQ(doc["cells"].size(), 2u);
     EXPECT_EQ(doc["summary"]["exit_code"], 0);
-    for (const auto& c : doc["cells"]) EXPECT_EQ(c["status"], "ok") << c.dump(1);
+    for (const auto& c : doc["cells"]) {
+        EXPECT_EQ(c["status"], "ok") << c.dump(1);
+        // Host load is recorded once per cell, in one shape.
+        EXPECT_TRUE(c["host_load"]["before"].contains("loadavg")) << c.dump(1);
+        EXPECT_TRUE(c["host_load"]["after"].contains("loadavg")) << c.dump(1);
+        EXPECT_FALSE(c.contains("host_load_before"));
+        EXPECT_FALSE(c.contains("host_load_after"));
+    }
 }
 
 }  // namespace
