@@ -86,6 +86,32 @@ TEST(Results, ExitCodesSmallestApplicableWins) {
     EXPECT_NE(table.str().find("nothing ran"), std::string::npos) << table.str();
 }
 
+// A parity cell's timing is no performance figure: even an old record flagged noisy is not
+// listed or marked as noisy.
+TEST(Results, ParityCellsAreNeverNoisy) {
+    json p = parity_cell("reference", true);
+    p["noisy"] = true;
+    json speed = ok_speed_cell("reference", "decode", 5);
+    speed["noisy"] = true;
+    const json doc = make_run_document({}, {}, {}, json::array({p, speed}));
+    EXPECT_EQ(doc["summary"]["noisy_cells"], json::array({speed["id"]}));
+    std::ostringstream t;
+    write_report(doc, "table", t);
+    std::istringstream lines(t.str());
+    int rows = 0;
+    for (std::string l; std::getline(lines, l);) {
+        if (l.find(" parity ") != std::string::npos) {
+            EXPECT_EQ(l.find("(noisy)"), std::string::npos) << l;
+            ++rows;
+        }
+        if (l.find(" decode ") != std::string::npos) {
+            EXPECT_NE(l.find("(noisy)"), std::string::npos) << l;
+            ++rows;
+        }
+    }
+    EXPECT_EQ(rows, 2) << t.str();
+}
+
 TEST(Results, ParityCellThatDidNotRunLeavesItsGroupUncertified) {
     json p = parity_cell("reference", true);
     p["status"] = "timeout";
