@@ -183,8 +183,13 @@ int run(const RunArgs& a_in) {
     prepare_models(models);
 
     // --skip-limits skips only the measuring: limits cached for this host (and these threads, so
-    // the fractions compare like with like) are still used.
-    const nlohmann::json limits = load_or_measure_limits(cache_dir(), !a.skip_limits, a.plan.threads);
+    // the fractions compare like with like) are still used. Measuring takes a while: say so first.
+    nlohmann::json limits = load_or_measure_limits(cache_dir(), false, a.plan.threads);
+    if (limits.empty() && !a.skip_limits) {
+        std::fprintf(stderr, "measuring this host's limits once (about 10 s; --skip-limits skips it), cached in %s\n",
+                     limits_cache_path(cache_dir(), a.plan.threads).string().c_str());
+        limits = load_or_measure_limits(cache_dir(), true, a.plan.threads);
+    }
     const CellEnvironment env{cache_dir(), limits};
     dir->write_environment({{"cache_dir", env.cache_dir.string()}, {"limits", limits}});
     const nlohmann::json system = collect_system_info();
