@@ -30,6 +30,7 @@ struct RunArgs {
     RunOptions plan;
     std::string output, format, dir, resume, memory_limit;
     std::string parity_max_rel_l2, parity_min_top1, parity_max_mean_kl;  // number or "off"
+    std::vector<std::string> planning_flags_given;  // ignored with --resume: the stored plan rules
     bool no_isolate = false;
     bool skip_limits = false;
 };
@@ -146,7 +147,6 @@ nlohmann::json parity_overrides(const RunArgs& a) {
 
 int run(const RunArgs& a_in) {
     RunArgs a = a_in;
-    a.plan.parity_thresholds = parity_overrides(a);
     const uint64_t memory_limit = a.memory_limit.empty() ? default_memory_limit() : parse_size(a.memory_limit);
     std::optional<RunDirectory> dir;
     nlohmann::json plan_doc;
@@ -154,7 +154,14 @@ int run(const RunArgs& a_in) {
         dir = RunDirectory::open(a.resume);
         plan_doc = dir->read_plan();
         std::fprintf(stderr, "resuming the run in %s\n", dir->root().string().c_str());
+        if (!a.planning_flags_given.empty()) {
+            std::string flags;
+            for (const auto& f : a.planning_flags_given) flags += (flags.empty() ? "" : ", ") + f;
+            std::fprintf(stderr, "note: --resume completes the plan stored in %s; ignoring %s\n",
+                         dir->plan_file().string().c_str(), flags.c_str());
+        }
     } else {
+        a.plan.parity_thresholds = parity_overrides(a);
         const Plan plan = make_plan(a.plan, cache_dir() / "models");
         for (const auto& note : plan.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
         if (plan.cells.empty()) throw InputError("nothing to run: no selected backend has a device here (see the notes above)");
@@ -184,11 +191,13 @@ int run(const RunArgs& a_in) {
 
     // --skip-limits skips only the measuring: limits cached for this host (and these threads, so
     // the fractions compare like with like) are still used. Measuring takes a while: say so first.
-    nlohmann::json limits = load_or_measure_limits(cache_dir(), false, a.plan.threads);
+    // A resumed run uses the threads its cells were planned with.
+    const int threads = cells.empty() ? a.plan.threads : cells.front().spec.threads;
+    nlohmann::json limits = load_or_measure_limits(cache_dir(), false, threads);
     if (limits.empty() && !a.skip_limits) {
         std::fprintf(stderr, "measuring this host's limits once (about 10 s; --skip-limits skips it), cached in %s\n",
-                     limits_cache_path(cache_dir(), a.plan.threads).string().c_str());
-        limits = load_or_measure_limits(cache_dir(), true, a.plan.threads);
+                     limits_cache_path(cache_dir(), threads).string().c_str());
+        limits = load_or_measure_limits(cache_dir(), true, threads);
     }
     const CellEnvironment env{cache_dir(), limits};
     dir->write_environment({{"cache_dir", env.cache_dir.string()}, {"limits", limits}});
@@ -314,7 +323,18 @@ void register_run(CLI::App& app) {
     cmd->add_flag("--skip-limits", a->skip_limits,
                   "Do not measure this host's limits if they are not cached (cached ones are still used; without them "
                   "no roofline fractions)");
-    set_action(cmd, [a] { return run(*a); });
+    set_action(cmd, [a, cmd] {
+        // Flags that shape the plan; a resumed run keeps the plan it stored, so these are ignored.
+        static const char* planning[] = {"--backend", "--workload", "--model", "--scenario", "--dtype", "--seed",
+                                         "--threads", "--timeout", "--prompt", "--tokens", "--parity-tokens",
+                                         "--batch", "--long-positions", "--long-samples", "--repetitions",
+                                         "--warmup", "--min-time", "--parity-max-rel-l2", "--parity-min-top1",
+                                         "--parity-max-mean-kl", "--plugin", "--plugin-options"};
+        a->planning_flags_given.clear();
+        for (const char* f : planning)
+            if (cmd->count(f) > 0) a->planning_flags_given.push_back(f);
+        return run(*a);
+    });
 }
 
 }  // namespace rwkvb

@@ -339,3 +339,20 @@ TEST_F(E2E, ParityThresholdFlagsReachTheRecord) {
             << r.output_tail;
     }
 }
+
+// --resume runs the stored plan; planning flags given with it are said to be ignored, not
+// silently dropped (or, worse, half applied).
+TEST_F(E2E, ResumeSaysWhichPlanningFlagsItIgnores) {
+    const auto run = dir_ / "run";
+    std::vector<std::string> args = {"run", "--backend", "noop", "--plugin", fault_plugin("noop"), "--scenario",
+                                     "decode", "--dir", run.string()};
+    const auto small = small_run();
+    args.insert(args.end(), small.begin(), small.end());
+    ASSERT_EQ(rwkvbench(args).exit_code, 0);
+    const auto o = rwkvbench({"run", "--resume", run.string(), "--skip-limits", "--backend", "reference", "--scenario",
+                              "prefill", "--plugin", fault_plugin("noop")});
+    EXPECT_EQ(o.exit_code, 0) << o.output_tail;
+    EXPECT_NE(o.output_tail.find("ignoring --backend, --scenario, --plugin"), std::string::npos) << o.output_tail;
+    EXPECT_EQ(o.output_tail.find("--skip-limits"), std::string::npos) << o.output_tail;  // it applies
+    EXPECT_EQ(cells_by_id(run / "results.json").size(), 1u);
+}
