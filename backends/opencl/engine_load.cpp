@@ -149,6 +149,8 @@ void Engine::load(const rwkvb_model_config& cfg, const rwkvb_tensor* tensors, si
         fail(RWKVB_ERR_UNSUPPORTED, "load: v4 with dim_att != n_embd");
     if (cfg.version == 7 && cfg.dim_att != cfg.n_embd)
         fail(RWKVB_ERR_UNSUPPORTED, "load: v7 with dim_att != n_embd");
+    if (cfg.version == 7 && cfg.head_size % 4 != 0)  // wkv7 works in float4s of the head
+        fail(RWKVB_ERR_UNSUPPORTED, "load: v7 head size " + std::to_string(cfg.head_size) + " (expected a multiple of 4)");
     cfg_ = cfg;
     weight_dtype_ = weight_dtype;
     tensors_ = tensors;

@@ -3,7 +3,8 @@
 // chooses for the device. Rates are real-time (PoCL runs its own threads) and come with bytes/s
 // or FLOP/s counters for the roofline (DESIGN.md §5).
 //   bench_opencl --benchmark_filter=0_1b --benchmark_repetitions=5 --benchmark_report_aggregates_only
-// RWKVB_BENCH_OPTIONS adds plugin options to both (e.g. "tile=4x2,vec=8" or "profile=1").
+// RWKVB_BENCH_OPTIONS adds plugin options to both (e.g. "tile=4x2,vec=8" or "profile=1");
+// RWKVB_BENCH_PLUGIN=path/librwkvb_opencl.so times another build of the plugin (decode, prefill).
 #include "cl_common.hpp"
 #include "devices.hpp"
 #include "plugin.hpp"
@@ -65,7 +66,8 @@ Loaded& model(const std::string& preset) {
         v.nbytes = m->storage.back().size();
         m->views.push_back(v);
     }
-    auto plugin = Plugin::load(std::string(RWKVB_PLUGIN_DIR) + "/librwkvb_opencl.so");
+    const char* other = std::getenv("RWKVB_BENCH_PLUGIN");  // another build, for side-by-side runs
+    auto plugin = Plugin::load(other ? other : std::string(RWKVB_PLUGIN_DIR) + "/librwkvb_opencl.so");
     m->session = std::make_unique<Session>(plugin, 0, "cache_dir=" RWKVB_BENCH_CACHE_DIR "," + bench_options());
     m->session->load(m->config, m->views, DType::F32);
     slot = std::move(m);

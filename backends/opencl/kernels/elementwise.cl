@@ -10,7 +10,7 @@ __kernel void v6_mix(__global const float* z, __global const float* dz, __global
     const size_t i = (size_t)m * D + d;
     const size_t plane = (size_t)M * D;
     const float zz = z[i], dd = dz[i];
-    for (int s = 0; s < 5; ++s) mm[s * plane + i] = mad(dd, mu[s * D + d] + mm[s * plane + i], zz);
+    for (int s = 0; s < 5; ++s) mm[s * plane + i] = dd * (mu[s * D + d] + mm[s * plane + i]) + zz;
 }
 
 // v6: decay in place, w = exp(-exp(time_decay + lora)).
@@ -28,7 +28,7 @@ __kernel void mul_add(__global float* x, __global const float* r, __global const
     const int m = get_global_id(1);
     if (d >= D) return;
     const size_t i = (size_t)m * D + d;
-    x[i] = mad(r[i], v[i], x[i]);
+    x[i] = r[i] * v[i] + x[i];
 }
 
 // State reset: p[i] = a where i mod period < split, else b (v4's per-stream [aa, bb, pp] starts

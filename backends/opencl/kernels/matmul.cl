@@ -12,6 +12,9 @@
 //   group (GPUs): a work-group of WG items per weight row, the items striding over k so that
 //         neighbouring items read neighbouring weights (coalesced).
 // Many rows (prefill): gemm, a work-item per TM×TN tile of y, VEC floats along k.
+//
+// Products are written a * b + c, not mad(): OpenCL C contracts that into an FMA where the device
+// has one, while PoCL turns mad() into a separate multiply and add (twice the instructions).
 
 #ifndef TM
 #define TM 4
@@ -95,18 +98,18 @@ inline void gemv_unit(__global const float* x, __global const wtype* w, __global
         int k = 0;
         for (; k + VEC <= K; k += VEC) {
             const floatv xv = VLOADF(xm, k);
-            a0 = mad(LOADW(w0, k), xv, a0);
-            a1 = mad(LOADW(w1, k), xv, a1);
-            a2 = mad(LOADW(w2, k), xv, a2);
-            a3 = mad(LOADW(w3, k), xv, a3);
+            a0 = LOADW(w0, k) * xv + a0;
+            a1 = LOADW(w1, k) * xv + a1;
+            a2 = LOADW(w2, k) * xv + a2;
+            a3 = LOADW(w3, k) * xv + a3;
         }
         float s0 = HSUM(a0), s1 = HSUM(a1), s2 = HSUM(a2), s3 = HSUM(a3);
         for (; k < K; ++k) {
             const float xv = xm[k];
-            s0 = mad(LOADW1(w0, k), xv, s0);
-            s1 = mad(LOADW1(w1, k), xv, s1);
-            s2 = mad(LOADW1(w2, k), xv, s2);
-            s3 = mad(LOADW1(w3, k), xv, s3);
+            s0 = LOADW1(w0, k) * xv + s0;
+            s1 = LOADW1(w1, k) * xv + s1;
+            s2 = LOADW1(w2, k) * xv + s2;
+            s3 = LOADW1(w3, k) * xv + s3;
         }
         __global float* ym = y + d.s4 + (size_t)m * d.s5 + n0;
         store_out(ym, s0, act, acc);
@@ -125,7 +128,7 @@ inline void gemv_unit(__global const float* x, __global const wtype* w, __global
     for (int m = 0; m < M; ++m) {
         __global const float* xm = x + d.s2 + (size_t)m * d.s3;
         float s = 0.0f;
-        for (int k = lid; k < K; k += WG) s = mad(LOADW1(wr, k), xm[k], s);
+        for (int k = lid; k < K; k += WG) s = LOADW1(wr, k) * xm[k] + s;
         s = group_sum(s, scratch, WG);
         if (lid == 0) store_out(y + d.s4 + (size_t)m * d.s5 + u, s, d.s6 & 7, d.s6 >> 3);
     }
@@ -179,7 +182,7 @@ __kernel void gemm(__global const float* x, int x_off, int ldx,
         for (int j = 0; j < TN; ++j) {
             const floatv wv = LOADW(wr[j], k);
 #pragma unroll
-            for (int i = 0; i < TM; ++i) acc[i][j] = mad(xv[i], wv, acc[i][j]);
+            for (int i = 0; i < TM; ++i) acc[i][j] = xv[i] * wv + acc[i][j];
         }
     }
     float s[TM][TN];
@@ -192,7 +195,7 @@ __kernel void gemm(__global const float* x, int x_off, int ldx,
         for (int j = 0; j < TN; ++j) {
             const float wv = LOADW1(wr[j], k);
 #pragma unroll
-            for (int i = 0; i < TM; ++i) s[i][j] = mad(xr[i][k], wv, s[i][j]);
+            for (int i = 0; i < TM; ++i) s[i][j] = xr[i][k] * wv + s[i][j];
         }
     }
 #pragma unroll

@@ -77,12 +77,12 @@ void ln_mix(__global const float* x, __global const float* gamma, __global const
         const float p = t > 0 ? (xr[d - D] - prev.x) * prev.y * gamma[d] + beta[d] : st[d];
         const float dz = p - z;
         const size_t i = row + d;
-        o0[i] = mad(dz, mu[d], z);
-        if (n > 1) o1[i] = mad(dz, mu[D + d], z);
-        if (n > 2) o2[i] = mad(dz, mu[2 * D + d], z);
-        if (n > 3) o3[i] = mad(dz, mu[3 * D + d], z);
-        if (n > 4) o4[i] = mad(dz, mu[4 * D + d], z);
-        if (n > 5) o5[i] = mad(dz, mu[5 * D + d], z);
+        o0[i] = dz * mu[d] + z;
+        if (n > 1) o1[i] = dz * mu[D + d] + z;
+        if (n > 2) o2[i] = dz * mu[2 * D + d] + z;
+        if (n > 3) o3[i] = dz * mu[3 * D + d] + z;
+        if (n > 4) o4[i] = dz * mu[4 * D + d] + z;
+        if (n > 5) o5[i] = dz * mu[5 * D + d] + z;
         if (keep) {
             z_out[i] = z;
             dz_out[i] = dz;

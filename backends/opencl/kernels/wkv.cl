@@ -63,27 +63,20 @@ void wkv5(__global const float* r, __global const float* k, __global const float
         float acc = 0.0f;
         for (int i = 0; i < HEAD; ++i) {
             const float kv = lk[i] * vj;
-            acc = mad(lr[i], mad(lu[i], kv, s[i]), acc);
-            s[i] = mad(lw[i], s[i], kv);
+            acc = lr[i] * (lu[i] * kv + s[i]) + acc;
+            s[i] = lw[i] * s[i] + kv;
         }
         y[o + j] = acc;
     }
     for (int i = 0; i < HEAD; ++i) S[i * HEAD + j] = s[i];
 }
 
-// Sum of v over the HEAD items of the group, every item adding all values in the same order
-// (a single barrier pair per sum instead of a tree: cheaper where barriers split loops, as on
-// CPU drivers, and every item gets the same bits).
-inline float head_sum(float v, __local float* scratch) {
-    barrier(CLK_LOCAL_MEM_FENCE);  // earlier readers of scratch are done
-    scratch[get_local_id(0)] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    float s = 0.0f;
-    for (int j = 0; j < HEAD; ++j) s += scratch[j];
-    return s;
-}
-
 inline float sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
+
+inline float hsum4(float4 a) { return (a.x + a.y) + (a.z + a.w); }
+
+#define HQ (HEAD / 4)  // the head in float4s (the host requires HEAD % 4 == 0 for v7)
+#define AT(a, i) (((__local float*)(a))[i])
 
 // v7, everything between the projections and the output projection, per (head h, stream b),
 // token by token (RWKV.md §5.2). Item i is channel c = h·N + i of the head and keeps row i of
@@ -94,6 +87,10 @@ inline float sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
 //   stores v_first instead)
 //   sa = S·(−kk);  S ← S·diag(w) + sa (kk⊙a)ᵀ + v k̃ᵀ;  y = S·r
 //   out = (GN(y; ln_x) + (Σ_j r·k̃·r_k) v) ⊙ g
+// Two barriers per token: the token's vectors are shared through local memory, and every item
+// computes the head's sums (‖k⊙k_k‖, the bonus, the GroupNorm moments) itself from them, in the
+// same order, rather than through extra reduction rounds: barriers are what costs on CPU drivers.
+// kk enters only through sa·kk_j = −(Σ S·kkr)·kkr_j / ‖kkr‖² with kkr = k ⊙ k_k unnormalised.
 __kernel __attribute__((reqd_work_group_size(HEAD, 1, 1)))
 void wkv7(__global const float* r, __global const float* k, __global const float* v,
           __global const float* wl, __global const float* al, __global const float* vg,
@@ -102,42 +99,55 @@ void wkv7(__global const float* r, __global const float* k, __global const float
           __global const float* k_k, __global const float* k_a, __global const float* r_k,
           __global const float* lnw, __global const float* lnb, float eps,
           __global float* state, __global float* out, int T, int H) {
-    __local float lr[HEAD], lw[HEAD], lk[HEAD], lkk[HEAD], lb[HEAD], scratch[HEAD];
+    __local float4 lr[HQ], lw[HQ], lk[HQ], lkk[HQ], lb[HQ], lrk[HQ], ly[HQ];
     const int i = get_local_id(0);
     const int h = get_group_id(0);
     const int b = get_group_id(1);
     const int A = H * HEAD, c = h * HEAD + i;
-    __global float* S = state + ((size_t)b * H + h) * HEAD * HEAD;
-    float s[HEAD];
-    for (int j = 0; j < HEAD; ++j) s[j] = S[i * HEAD + j];
+    __global float* S = state + ((size_t)b * H + h) * HEAD * HEAD + (size_t)i * HEAD;
+    float4 s[HQ];
+    for (int q = 0; q < HQ; ++q) s[q] = vload4(q, S);
+    AT(lrk, i) = r_k[c];
     for (int t = 0; t < T; ++t) {
         const size_t o = (size_t)(b * T + t) * A + c;
-        const float kv = k[o], kkv = kv * k_k[c];
-        const float kk = kkv / fmax(sqrt(head_sum(kkv * kkv, scratch)), 1e-12f);
+        const float kv = k[o], kkr = kv * k_k[c];
         const float av = sigmoid(a0[c] + al[o]);
         const float kt = kv * (1.0f + (av - 1.0f) * k_a[c]);
         float vv = v[o];
         if (layer0) vfirst[o] = vv;
-        else vv = mad(vfirst[o] - vv, sigmoid(v0[c] + vg[o]), vv);
-        const float rv = r[o];
-        lr[i] = rv;
-        lw[i] = exp(-0.606531f * sigmoid(w0[c] + wl[o]));
-        lk[i] = kt;
-        lkk[i] = kk;
-        lb[i] = kk * av;
+        else vv = (vfirst[o] - vv) * sigmoid(v0[c] + vg[o]) + vv;
+        AT(lr, i) = r[o];
+        AT(lw, i) = exp(-0.606531f * sigmoid(w0[c] + wl[o]));
+        AT(lk, i) = kt;
+        AT(lkk, i) = kkr;
+        AT(lb, i) = kkr * av;
         barrier(CLK_LOCAL_MEM_FENCE);
-        float sa = 0.0f;
-        for (int j = 0; j < HEAD; ++j) sa = mad(s[j], -lkk[j], sa);
-        float y = 0.0f;
-        for (int j = 0; j < HEAD; ++j) {
-            s[j] = mad(s[j], lw[j], mad(sa, lb[j], vv * lk[j]));
-            y = mad(s[j], lr[j], y);
+        float4 nn = 0.0f, sk = 0.0f, bo = 0.0f;
+        for (int q = 0; q < HQ; ++q) {
+            nn = lkk[q] * lkk[q] + nn;
+            sk = s[q] * lkk[q] + sk;
+            bo = lr[q] * lk[q] * lrk[q] + bo;
         }
-        const float mean = head_sum(y, scratch) / HEAD;
-        const float bonus = head_sum(rv * kt * r_k[c], scratch);
-        const float d = y - mean;
-        const float rstd = rsqrt(head_sum(d * d, scratch) / HEAD + eps);
-        out[o] = (d * rstd * lnw[c] + lnb[c] + bonus * vv) * g[o];
+        const float inv = 1.0f / fmax(sqrt(hsum4(nn)), 1e-12f);
+        const float4 sab = (float4)(-hsum4(sk) * inv * inv);
+        float4 y4 = 0.0f;
+        for (int q = 0; q < HQ; ++q) {
+            s[q] = s[q] * lw[q] + (sab * lb[q] + vv * lk[q]);
+            y4 = s[q] * lr[q] + y4;
+        }
+        const float y = hsum4(y4);
+        AT(ly, i) = y;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        float4 m4 = 0.0f;
+        for (int q = 0; q < HQ; ++q) m4 += ly[q];
+        const float mean = hsum4(m4) / HEAD;
+        float4 q4 = 0.0f;
+        for (int q = 0; q < HQ; ++q) {
+            const float4 d = ly[q] - mean;
+            q4 = d * d + q4;
+        }
+        const float rstd = rsqrt(hsum4(q4) / HEAD + eps);
+        out[o] = ((y - mean) * rstd * lnw[c] + lnb[c] + hsum4(bo) * vv) * g[o];
     }
-    for (int j = 0; j < HEAD; ++j) S[i * HEAD + j] = s[j];
+    for (int q = 0; q < HQ; ++q) vstore4(s[q], q, S);
 }
