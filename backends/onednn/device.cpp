@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -48,6 +49,14 @@ void put(char* dst, size_t cap, const std::string& s) {
 
 bool cpu_supported() {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+bool use_avx512() {
+    static const bool on = [] {
+        const char* off = std::getenv("RWKVB_ONEDNN_NO_AVX512");
+        return __builtin_cpu_supports("avx512f") && !(off && *off && *off != '0');
+    }();
+    return on;
 }
 
 void describe_cpu(rwkvb_device_info& info) {

@@ -55,11 +55,23 @@ Matmul::Matmul(Parallel& par) : par_(par), eng_(dnnl::engine::kind::cpu, 0), str
 
 void Matmul::onednn(const float* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
                     float* y, int64_t ldy) {
+    // Column chunks of at most kColumnChunk outputs, one GEMM each: with our [n][k] weights
+    // oneDNN's brgemm copies B per call, and on chunks of ~384 columns it ran 3–8% faster than on
+    // the whole matrix (bench_onednn BM_Linear M=512; the widest, 768→3072, gained most).
+    const int64_t c = std::min(chunk_, n), parts = (n + c - 1) / c, step = (n + parts - 1) / parts;
+    for (int64_t n0 = 0; n0 < n; n0 += step) gemm(w + n0 * k, std::min(step, n - n0), k, x, m, ldx, y + n0, ldy);
+    strm_.wait();
+}
+
+void Matmul::gemm(const float* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx, float* y,
+                  int64_t ldy) {
     using dnnl::memory;
     const Key key{m, k, n, ldx, ldy};
     auto it = cache_.find(key);
     // Weights described as K×N with strides {1, K}: oneDNN's "ba", i.e. our [n][k] rows used
-    // in place — no copy, and the layout that measured fastest (TOOLCHAIN §6).
+    // in place. (format_tag::any asks for a blocked BA16a64b copy on AVX-512 hosts, ~the same
+    // speed as these column chunks, at the price of a second copy of every f32 matrix or
+    // decode kernels for that layout.)
     memory::desc src_md({m, k}, memory::data_type::f32, memory::dims{ldx, 1});
     memory::desc wei_md({k, n}, memory::data_type::f32, memory::dims{1, k});
     memory::desc dst_md({m, n}, memory::data_type::f32, memory::dims{ldy, 1});
@@ -72,7 +84,6 @@ void Matmul::onednn(const float* w, int64_t n, int64_t k, const float* x, int64_
     memory wei(wei_md, eng_, const_cast<float*>(w));
     memory dst(dst_md, eng_, y);
     it->second.execute(strm_, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
-    strm_.wait();
 }
 
 void Matmul::run(const Linear& w, const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy) {

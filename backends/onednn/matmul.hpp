@@ -1,9 +1,11 @@
 // Matrix weights and the one entry point that multiplies by them. The split:
-//  - M (rows of x) ≤ kGemvMaxRows: our AVX2 kernels (gemv_kernels.cpp) for every dtype, because
-//    oneDNN 2.6's M=1 paths are slower on this ISA and collapse under contention (TOOLCHAIN §4/§6);
-//  - larger M, f32 weights: oneDNN matmul (gemm:jit), primitive created once per shape and cached;
-//  - larger M, f16/bf16/s8 weights: tiles converted to f32, then the same oneDNN GEMM, because
-//    oneDNN 2.6 has no bf16/f16 matmul and no f32×s8 weight decompression on AVX2.
+//  - M (rows of x) ≤ kGemvMaxRows: our AVX2 kernels (gemv_kernels.cpp) for every dtype: they read
+//    each weight once for all rows on our pool, where oneDNN's M=1 paths were slower on AVX2 and
+//    collapse under contention (an OpenMP barrier per call, TOOLCHAIN §4/§6);
+//  - larger M, f32 weights: oneDNN matmul (gemm:jit on AVX2, brg:avx512_core on AVX-512 hosts),
+//    one primitive per shape, cached, issued in column chunks;
+//  - larger M, f16/bf16/s8 weights: tiles converted to f32, then the same oneDNN GEMM (oneDNN 2.6
+//    has no f16 matmul, bf16 only with bf16 activations, and no f32×s8 weight decompression).
 #pragma once
 #include "common.hpp"
 #include "pool.hpp"
@@ -43,11 +45,18 @@ public:
     void run(const Linear& w, const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy);
     // Force a path (benchmarks and tests): 0 = automatic, 1 = our kernels, 2 = oneDNN.
     void set_path(int path) { path_ = path; }
+    // Widest oneDNN GEMM issued at once; ≤ 0 = whole matrices (benchmarks compare the two).
+    void set_column_chunk(int64_t cols) { chunk_ = cols > 0 ? cols : INT64_MAX; }
     uint64_t workspace_bytes() const { return tile_.bytes(); }
 
 private:
+    // Default widest oneDNN GEMM issued at once (see onednn()).
+    static constexpr int64_t kColumnChunk = 384;
+    int64_t chunk_ = kColumnChunk;
     void onednn(const float* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
                 float* y, int64_t ldy);
+    void gemm(const float* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx, float* y,
+              int64_t ldy);
     using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>;  // m, k, n, ldx, ldy
     Parallel& par_;
     dnnl::engine eng_;

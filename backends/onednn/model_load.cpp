@@ -51,7 +51,10 @@ public:
         if (!ok) {
             std::string want = "[";
             int i = 0;
-            for (int64_t d : dims) want += (i++ ? "," : "") + std::to_string(d);
+            for (int64_t d : dims) {
+                if (i++) want += ',';
+                want += std::to_string(d);  // (not `"," + to_string`: GCC 12 -Wrestrict false positive)
+            }
             want += "]";
             throw Error(RWKVB_ERR_INVALID_ARGUMENT, "tensor '" + name + "': expected " +
                         (dims.size() ? "shape " + want : std::to_string(numel) + " elements") +

@@ -3,18 +3,13 @@
 // once (v7, where y_i and S·a are dot products along a row of S).
 #include "wkv.hpp"
 
+#include "device.hpp"
 #include "vmath.hpp"
-
-#include <cstdlib>
 
 namespace rwkvd {
 
 using vm::set1;
 
-bool use_avx512() {
-    const char* off = std::getenv("RWKVB_ONEDNN_NO_AVX512");  // to test the AVX2 path on AVX-512 hosts
-    return __builtin_cpu_supports("avx512f") && !(off && *off && *off != '0');
-}
 
 void wkv4(int64_t T, int64_t c0, int64_t c1, const float* k, const float* v, int64_t ld,
           const float* w, const float* u, float* aa, float* bb, float* pp, float* y) {

@@ -15,9 +15,6 @@ void wkv4(int64_t T, int64_t c0, int64_t c1, const float* k, const float* v, int
 void wkv5_head(int64_t T, int64_t N, const float* r, const float* k, const float* v, int64_t ld,
                const float* w, int64_t w_ld, const float* u, float* S, float* y);
 
-// True where the CPU has AVX-512 and RWKVB_ONEDNN_NO_AVX512 is unset or 0 (read once).
-bool use_avx512();
-
 // v7, one head: S[i][j] (i value, j key). α = -κ̂, β = κ̂⊙a, kt = k̃; y_t = S_t r_t.
 void wkv7_head(int64_t T, int64_t N, const float* r, const float* w, const float* kt, const float* v,
                const float* alpha, const float* beta, int64_t ld, float* S, float* y);

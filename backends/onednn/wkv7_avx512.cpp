@@ -1,33 +1,18 @@
 // The v7 WKV step with AVX-512 (16 lanes), used when the CPU has it: the scan is compute-bound
-// in prefill (5 vector ops per state element per token), and twice the lanes halve it.
-// This file alone is compiled with -mavx512f; it includes no header with inline code shared with
-// the AVX2 files (an AVX-512 copy of a shared inline function could be the one the linker keeps).
+// in prefill (5 vector ops per state element per token); 16 lanes and 32 registers (the 8 rows'
+// broadcasts stay in registers) made it 1.3–1.5× the AVX2 kernel (BM_Wkv/7, one thread).
+// Compiled with -mavx512f; it includes no header with inline code shared with the AVX2 files (an
+// AVX-512 copy of a shared inline function could be the one the linker keeps).
+#include "avx512_sum.hpp"
+
 #include <immintrin.h>
 
 #include <cstdint>
 
 namespace rwkvd {
-namespace {
 
-// The 8 horizontal sums of a[0..7] (lane q = sum of a[q]): halves added to 256 bits, then a
-// tree of hadds, 23 instructions for all 8 instead of 8 full reductions.
-__m256 hsum8x16(const __m512 a[8]) {
-    // (Masked extracts with a zero source: the plain cast/extract trip GCC 12's
-    // maybe-uninitialized warning inside the intrinsic headers.)
-    auto half = [](__m512 v, int hi) {
-        const __m512d d = _mm512_castps_pd(v);
-        return _mm256_castpd_ps(hi ? _mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xff, d, 1)
-                                   : _mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xff, d, 0));
-    };
-    __m256 h[8];
-    for (int q = 0; q < 8; ++q) h[q] = _mm256_add_ps(half(a[q], 0), half(a[q], 1));
-    const __m256 t0 = _mm256_hadd_ps(h[0], h[1]), t1 = _mm256_hadd_ps(h[2], h[3]);
-    const __m256 t2 = _mm256_hadd_ps(h[4], h[5]), t3 = _mm256_hadd_ps(h[6], h[7]);
-    const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
-    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
-}
-
-}  // namespace
+using avx512::fold;
+using avx512::sum8x8;
 
 // Same contract as wkv7_head (wkv.hpp) for N % 16 == 0.
 void wkv7_head_avx512(int64_t T, int64_t N, const float* r, const float* w, const float* kt, const float* v,
@@ -50,8 +35,10 @@ void wkv7_head_avx512(int64_t T, int64_t N, const float* r, const float* w, cons
                 const __m512 a = _mm512_loadu_ps(at + j);
                 for (int q = 0; q < 8; ++q) acc[q] = _mm512_fmadd_ps(_mm512_loadu_ps(S0 + q * N + j), a, acc[q]);
             }
+            __m256 h[8];
+            for (int q = 0; q < 8; ++q) h[q] = fold(acc[q]);
             alignas(32) float sa[8];
-            _mm256_store_ps(sa, hsum8x16(acc));
+            _mm256_store_ps(sa, sum8x8(h));
             // 32 registers hold the 8 rows' (S·a)_i and v_i broadcasts, their 8 accumulators and
             // the chunk's w, β, k̃, r.
             __m512 sab[8], vb[8];
@@ -69,7 +56,8 @@ void wkv7_head_avx512(int64_t T, int64_t N, const float* r, const float* w, cons
                     acc[q] = _mm512_fmadd_ps(s, rj, acc[q]);
                 }
             }
-            _mm256_storeu_ps(yt + i0, hsum8x16(acc));
+            for (int q = 0; q < 8; ++q) h[q] = fold(acc[q]);
+            _mm256_storeu_ps(yt + i0, sum8x8(h));
         }
     }
 }

@@ -40,7 +40,8 @@ const char* wname(WType t) {
     }
 }
 
-// ---- matmul: y[M×N] = x[M×K] Wᵀ; args: M, N, K, dtype, path (1 own kernels, 2 oneDNN) ----
+// ---- matmul: y[M×N] = x[M×K] Wᵀ; args: M, N, K, dtype, path (1 own kernels, 2 oneDNN in
+// column chunks as the backend runs it, 3 oneDNN on the whole matrix) ----
 void BM_Linear(benchmark::State& st) {
     const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
     const auto type = WType(st.range(3));
@@ -52,7 +53,8 @@ void BM_Linear(benchmark::State& st) {
     Parallel par;
     par.use_openmp(M > Matmul::kGemvMaxRows);  // as Runner::forward chooses
     Matmul mm(par);
-    mm.set_path(path);
+    mm.set_path(path == 3 ? 2 : path);
+    if (path == 3) mm.set_column_chunk(0);
     mm.run(L, x.data(), M, K, y.data(), N);  // primitive creation outside the timing
     for (auto _ : st) {
         mm.run(L, x.data(), M, K, y.data(), N);
@@ -60,7 +62,7 @@ void BM_Linear(benchmark::State& st) {
     }
     st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(L.bytes()));
     st.counters["FLOP/s"] = benchmark::Counter(2.0 * double(M * N * K), benchmark::Counter::kIsIterationInvariantRate);
-    st.SetLabel(std::string(wname(type)) + (path == 1 ? " own" : " onednn"));
+    st.SetLabel(std::string(wname(type)) + (path == 1 ? " own" : path == 2 ? " onednn" : " onednn unchunked"));
 }
 
 void linear_args(benchmark::internal::Benchmark* b) {
@@ -68,9 +70,10 @@ void linear_args(benchmark::internal::Benchmark* b) {
     for (auto [n, k] : shapes)
         for (int64_t m : {1, 8, 512})
             for (int t = 0; t < 4; ++t)
-                for (int path : {1, 2}) {
+                for (int path : {1, 2, 3}) {
                     if (m == 512 && path == 1) continue;            // our kernels are for few rows
-                    if (m != 512 && path == 2 && t != 0) continue;  // oneDNN few-row: f32 only
+                    if (m != 512 && path != 1 && t != 0) continue;  // oneDNN few-row: f32 only
+                    if (path == 3 && (m != 512 || t != 0)) continue;
                     b->Args({m, n, k, t, path});
                 }
     b->ArgNames({"M", "N", "K", "dtype", "path"});
