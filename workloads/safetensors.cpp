@@ -327,7 +327,8 @@ void SafetensorsWriter::add_bytes(std::string name, DType dtype, std::vector<int
         if (out.size() != copy.size())
             throw std::invalid_argument(fmt::format("add_bytes: {} bytes given for a {}-byte tensor",
                                                     copy.size(), out.size()));
-        std::memcpy(out.data(), copy.data(), copy.size());
+        // An empty tensor's vector has no buffer: memcpy from NULL is undefined even for 0 bytes.
+        if (!copy.empty()) std::memcpy(out.data(), copy.data(), copy.size());
     });
 }
 
