@@ -6,14 +6,17 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
 namespace rwkvd {
 
 struct Pool::Impl {
+    // Index field of a generation whose job is still being published: no index can be claimed.
+    static constexpr uint64_t kClosed = 0xffffffffu;
     std::vector<std::thread> helpers;
-    std::atomic<uint64_t> claim{0};  // generation << 32 | next index
+    std::atomic<uint64_t> claim{0};  // generation << 32 | next index (or kClosed)
     std::atomic<const std::function<void(int64_t)>*> fn{nullptr};
     std::atomic<int64_t> n{0}, done{0};
     std::atomic<int> sleepers{0};
@@ -42,8 +45,14 @@ struct Pool::Impl {
             for (int64_t i = 0; i < count; ++i) f(i);
             return;
         }
-        // Publish the job: fields first, then the claim counter.
+        if (uint64_t(count) >= kClosed) throw std::length_error("Pool::run: too many jobs");
+        // Publish the job: a new, closed generation first, then the fields, then open it. The
+        // close matters: a helper may still hold the previous run's exhausted word (gen, old n);
+        // had the fields changed under that word, its CAS (gen, old n) -> (gen, old n + 1)
+        // would succeed against the new, larger n and run index `old n` of this job a second
+        // time (batch-2 decode: stream 1's first WKV job ran twice now and then).
         const uint64_t gen = (claim.load() >> 32) + 1;
+        claim.store(gen << 32 | kClosed);
         fn.store(&f);
         n.store(count);
         done.store(0);
@@ -62,14 +71,19 @@ struct Pool::Impl {
         for (;;) {
             uint64_t v = claim.load(std::memory_order_acquire);
             if ((v >> 32) != gen) return;
-            const auto* f = fn.load(std::memory_order_acquire);
+            if ((v & 0xffffffffu) == kClosed) {  // the caller is between its two stores
+                _mm_pause();
+                continue;
+            }
+            // n is this generation's (written before the open word we read) or a later one's;
+            // a later generation is closed before its fields change, so the CAS below fails.
             const int64_t count = n.load(std::memory_order_acquire);
             const int64_t i = int64_t(v & 0xffffffffu);
             if (i >= count) return;
-            // A successful claim proves f and n belong to `gen`: the next job's fields are only
-            // written after every chunk of this one has been claimed and finished.
             if (!claim.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) continue;
-            (*f)(i);
+            // Index i of `gen` is ours and unfinished, so the caller is still inside run() and
+            // fn is still this generation's.
+            (*fn.load(std::memory_order_acquire))(i);
             done.fetch_add(1, std::memory_order_release);
         }
     }
