@@ -102,7 +102,10 @@ void fill_device_info(const DeviceFacts& f, rwkvb_device_info* info) {
     copy_field(info->description, sizeof info->description, desc);
     info->memory_bytes = f.global_mem;
     info->compute_units = static_cast<int32_t>(f.compute_units);
-    info->weight_dtypes = RWKVB_DTYPE_BIT(RWKVB_F32) | (f.fp16 ? RWKVB_DTYPE_BIT(RWKVB_F16) : 0u);
+    // f16 weights on every device: the kernels only store half and widen it with vload_half*,
+    // which is core OpenCL 1.2. cl_khr_fp16 (half arithmetic, reported above) is not needed,
+    // and NVIDIA's driver, for one, does not have it.
+    info->weight_dtypes = RWKVB_DTYPE_BIT(RWKVB_F32) | RWKVB_DTYPE_BIT(RWKVB_F16);
     info->compute_dtypes = RWKVB_DTYPE_BIT(RWKVB_F32);
     info->logits_dtype = RWKVB_F32;
 }

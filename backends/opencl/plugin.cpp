@@ -209,7 +209,7 @@ const char* last_error(const rwkvb_context* ctx) {
 }
 
 const rwkvb_backend k_table = {
-    RWKVB_ABI_VERSION, "opencl", "0.1.0", device_count, device_info, create, destroy, load, state_new,
+    RWKVB_ABI_VERSION, "opencl", "0.2.0", device_count, device_info, create, destroy, load, state_new,
     state_reset, state_free, state_export, forward, synchronize, memory_usage, last_error,
 };
 

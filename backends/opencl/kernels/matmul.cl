@@ -9,8 +9,8 @@
 // the first job whose end exceeds it. Two ways to cut a job into units (build option GEMV_GROUP):
 //   rows  (CPUs): a work-item per 4 weight rows, VEC floats per load; the four rows stream from
 //         memory side by side and share each load of x.
-//   group (GPUs): a work-group of WG items per weight row, the items striding over k so that
-//         neighbouring items read neighbouring weights (coalesced).
+//   group (GPUs): a work-group of WG items per weight row, the items striding over k in VEC-wide
+//         vectors so that neighbouring items read neighbouring weights (coalesced).
 // Many rows (prefill): gemm, a work-item per TM×TN tile of y, VEC floats along k.
 //
 // Products are written a * b + c, not mad(): OpenCL C contracts that into an FMA where the device
@@ -120,15 +120,19 @@ inline void gemv_unit(__global const float* x, __global const wtype* w, __global
 }
 #define GEMV_UNIT_ID get_global_id(0)
 #else
-// Weight row u of one job for all M rows of x, one work-group.
+// Weight row u of one job for all M rows of x, one work-group. Item i reads vectors i, i + WG,
+// ... of the row, so each load instruction of the group covers WG·VEC neighbouring weights (wide,
+// coalesced transactions; scalar loads left GPUs short of bytes in flight), then the < VEC tail.
 inline void gemv_unit(__global const float* x, __global const wtype* w, __global float* y, int8 d,
                       int u, int M, __local float* scratch) {
-    const int K = d.s1, lid = get_local_id(0);
+    const int K = d.s1, lid = get_local_id(0), kv = K / VEC * VEC;
     __global const wtype* wr = w + (size_t)u * K;
     for (int m = 0; m < M; ++m) {
         __global const float* xm = x + d.s2 + (size_t)m * d.s3;
-        float s = 0.0f;
-        for (int k = lid; k < K; k += WG) s = LOADW1(wr, k) * xm[k] + s;
+        floatv a = 0.0f;
+        for (int k = lid * VEC; k < kv; k += WG * VEC) a = LOADW(wr, k) * VLOADF(xm, k) + a;
+        float s = HSUM(a);
+        for (int k = kv + lid; k < K; k += WG) s = LOADW1(wr, k) * xm[k] + s;
         s = group_sum(s, scratch, WG);
         if (lid == 0) store_out(y + d.s4 + (size_t)m * d.s5 + u, s, d.s6 & 7, d.s6 >> 3);
     }
