@@ -172,15 +172,16 @@ void run_prefill(Cell& c, json& rec) {
 void run_decode(Cell& c, json& rec, int batch) {
     const auto& p = c.spec.params;
     const size_t per_stream = size_t(p.prompt_tokens + p.decode_tokens);
-    // Stream b uses the token stream of seed + b, laid out [batch][tokens] as the ABI wants.
+    // Stream b is stream b of the seed (stream 0: the decode scenario's tokens), laid out
+    // [batch][tokens] as the ABI wants.
     std::vector<int32_t> prompt, steps;
     for (int b = 0; b < batch; ++b) {
-        const auto t = synthetic_tokens(c.spec.seed + uint64_t(b), per_stream, c.config.vocab_size);
+        const auto t = synthetic_tokens(c.spec.seed, uint64_t(b), per_stream, c.config.vocab_size);
         prompt.insert(prompt.end(), t.begin(), t.begin() + p.prompt_tokens);
     }
     steps.resize(size_t(batch) * size_t(p.decode_tokens));
     for (int b = 0; b < batch; ++b) {
-        const auto t = synthetic_tokens(c.spec.seed + uint64_t(b), per_stream, c.config.vocab_size);
+        const auto t = synthetic_tokens(c.spec.seed, uint64_t(b), per_stream, c.config.vocab_size);
         for (int i = 0; i < p.decode_tokens; ++i) steps[size_t(i) * size_t(batch) + size_t(b)] = t[size_t(p.prompt_tokens + i)];
     }
     StateGuard st(*c.session, batch);
