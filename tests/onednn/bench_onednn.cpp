@@ -9,12 +9,18 @@
 #include "wkv.hpp"
 
 #include <benchmark/benchmark.h>
+#include <dnnl.hpp>
+#include <immintrin.h>
+#include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace rwkvd;
@@ -134,6 +140,90 @@ void BM_GroupNorm(benchmark::State& st) {
     st.SetBytesProcessed(int64_t(st.iterations()) * R * D * 8);
 }
 BENCHMARK(BM_GroupNorm)->Arg(1)->Arg(512)->ArgName("rows")->UseRealTime();
+
+// ---- the host's limits at the same moment (the roofline of the rates above and below) ----
+// The methods of `rwkvbench limits` (harness/limits.cpp), re-implemented because this target
+// does not link the harness: a streaming read by every thread over max(8× the last-level cache,
+// 1 GiB), at most a quarter of the available memory, and a 2048³ f32 oneDNN GEMM. This host is
+// shared (other VMs too), so its limits move between runs; interleave these with the model
+// benchmarks and compare medians of the same run.
+uint64_t mem_available() {
+    std::ifstream in("/proc/meminfo");
+    for (std::string key; in >> key;) {
+        uint64_t kib = 0;
+        in >> kib;
+        in.ignore(256, '\n');
+        if (key == "MemAvailable:") return kib * 1024;
+    }
+    return 0;
+}
+
+uint64_t llc_bytes() {
+    uint64_t best = 0;
+    for (int i = 0; i < 8; ++i) {
+        std::ifstream in("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/size");
+        uint64_t v = 0;
+        char unit = 0;
+        if (!(in >> v)) break;
+        in >> unit;
+        best = std::max(best, v * (unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1));
+    }
+    return best;
+}
+
+void BM_LimitRead(benchmark::State& st) {
+    const int threads = omp_get_max_threads();
+    static std::vector<float> buf;
+    if (buf.empty()) {
+        uint64_t bytes = std::max<uint64_t>(8 * llc_bytes(), uint64_t(1) << 30);
+        if (const uint64_t avail = mem_available(); avail && bytes > avail / 4)
+            bytes = std::max<uint64_t>(avail / 4, uint64_t(256) << 20);
+        buf.assign(bytes / 4 / 256 * 256, 1e-3f);
+    }
+    const size_t per = buf.size() / size_t(threads) / 32 * 32;
+    std::vector<float> sink(static_cast<size_t>(threads));
+    for (auto _ : st) {
+        std::vector<std::thread> pool;
+        for (int t = 0; t < threads; ++t)
+            pool.emplace_back([&, t] {
+                const float* p = buf.data() + size_t(t) * per;
+                const size_t n = t == threads - 1 ? buf.size() - size_t(t) * per : per;
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                for (size_t i = 0; i + 32 <= n; i += 32) {
+                    a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i));
+                    a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i + 8));
+                    a2 = _mm256_add_ps(a2, _mm256_loadu_ps(p + i + 16));
+                    a3 = _mm256_add_ps(a3, _mm256_loadu_ps(p + i + 24));
+                }
+                alignas(32) float o[8];
+                _mm256_store_ps(o, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+                for (float v : o) sink[size_t(t)] += v;
+            });
+        for (auto& th : pool) th.join();
+    }
+    benchmark::DoNotOptimize(sink.data());
+    st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(buf.size() * 4));
+}
+BENCHMARK(BM_LimitRead)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_LimitGemm(benchmark::State& st) {
+    using namespace dnnl;
+    const memory::dim n = 2048;
+    engine eng(engine::kind::cpu, 0);
+    stream strm(eng);
+    const memory::desc md({n, n}, memory::data_type::f32, memory::format_tag::ab);
+    matmul prim(matmul::primitive_desc(matmul::desc(md, md, md), eng));
+    std::vector<float> a = randn(size_t(n * n), 1.f, 20), b = randn(size_t(n * n), 1.f, 21), c(size_t(n * n));
+    memory ma(md, eng, a.data()), mb(md, eng, b.data()), mc(md, eng, c.data());
+    prim.execute(strm, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+    strm.wait();
+    for (auto _ : st) {
+        prim.execute(strm, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+        strm.wait();
+    }
+    st.counters["FLOP/s"] = benchmark::Counter(2.0 * double(n * n * n), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_LimitGemm)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // ---- whole model steps on the presets (random weights in the official layout) ----
 struct Synth {
