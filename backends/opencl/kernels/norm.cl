@@ -68,8 +68,9 @@ void ln_mix(__global const float* x, __global const float* gamma, __global const
     const int b = m / T, t = m % T;
     __global const float* xr = x + (size_t)m * D;
     const float2 cur = moments(xr, D, eps, scratch);
-    // Unconditional (barriers inside): for t = 0 the row's own moments, unused.
-    const float2 prev = moments(t > 0 ? xr - D : xr, D, eps, scratch);
+    // T is the same for every group, so this branch (barriers inside) is uniform; with T > 1 the
+    // t = 0 groups compute their own row's moments again, unused. Decode (T = 1) skips it.
+    const float2 prev = T > 1 ? moments(t > 0 ? xr - D : xr, D, eps, scratch) : cur;
     __global const float* st = state + (size_t)b * D;
     const size_t row = (size_t)m * D;
     for (int d = lid; d < D; d += WG) {
