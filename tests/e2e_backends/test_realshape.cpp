@@ -73,3 +73,11 @@ TEST(E2ERealShape, Rwkv4_169mOnednnParity1024) {
     const auto cells = run_parity(scratch, "onednn", "rwkv4-169m");
     check_cell(cells, "onednn.0.rwkv4-169m.parity.f32");
 }
+
+// Issue 4 names rwkv6-1.6b too (L24 D2048, 1.6 B parameters): the golden alone reads 6.4 GB of
+// f32 weights per token, so this case is label realshape_large (`ctest --preset large`), not CI.
+TEST(E2ERealShapeLarge, Rwkv6_1_6bOnednnParity1024) {
+    e2e::Scratch scratch;
+    const auto cells = run_parity(scratch, "onednn", "rwkv6-1.6b");
+    check_cell(cells, "onednn.0.rwkv6-1_6b.parity.f32");
+}
