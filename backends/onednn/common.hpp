@@ -45,12 +45,12 @@ public:
         size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
         // Large buffers (the weights) on 2 MiB pages where the kernel allows it (THP "madvise"):
         // decode streams every matrix once per token, and with 4 KiB pages a 200 MB head costs
-        // ~50k page walks per pass.
+        // ~50k page walks per pass. Only whole 2 MiB extents are marked, so the tail stays on
+        // small pages and no memory beyond the buffer is touched.
         const bool huge = bytes >= kHugeMin;
-        if (huge) bytes = (bytes + kHuge - 1) / kHuge * kHuge;
         void* p = std::aligned_alloc(huge ? kHuge : 64, bytes);
         if (!p) throw std::bad_alloc();
-        if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // a hint: failure only costs speed
+        if (huge) madvise(p, bytes / kHuge * kHuge, MADV_HUGEPAGE);  // a hint: failure only costs speed
         std::free(p_);
         p_ = static_cast<T*>(p);
         n_ = n;
