@@ -184,16 +184,19 @@ nlohmann::json measure_gemm_peak(int n, int threads, int reps) {
 #endif
 }
 
-nlohmann::json measure_limits(int threads) {
-    threads = resolve_threads(threads);
-    // At least 1 GiB and 8× the last-level cache, so DRAM is what is measured (hosts with a
-    // huge L3 exist: 480 MiB here); at most a quarter of the available memory.
+uint64_t limits_read_buffer_bytes() {
+    // Hosts with a huge L3 exist (480 MiB here): 8× it keeps the cache's share small.
     uint64_t bytes = std::max<uint64_t>(8 * l3_bytes(), uint64_t(1) << 30);
     if (const uint64_t avail = mem_available(); avail && bytes > avail / 4)
         bytes = std::max<uint64_t>(avail / 4, 256ull << 20);
+    return bytes;
+}
+
+nlohmann::json measure_limits(int threads) {
+    threads = resolve_threads(threads);
     const auto sys = collect_system_info();
     const auto t0 = Clock::now();
-    auto bw = measure_read_bandwidth(bytes, threads, 10);
+    auto bw = measure_read_bandwidth(limits_read_buffer_bytes(), threads, 10);
     auto gemm = measure_gemm_peak(2048, threads, 7);
     return {{"schema", "rwkvbench-limits"},
             {"schema_version", 1},

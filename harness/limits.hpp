@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 
 namespace rwkvb {
@@ -20,6 +21,10 @@ nlohmann::json measure_read_bandwidth(size_t bytes, int threads, int reps);
 // oneDNN f32 matmul n×n×n, `reps` timed runs after one warm-up; {"available": false, "note"}
 // without oneDNN.
 nlohmann::json measure_gemm_peak(int n, int threads, int reps);
+
+// The read buffer measure_limits uses: max(8× the last-level cache, 1 GiB), so DRAM is what is
+// measured, capped at a quarter of the available memory (never below 256 MiB).
+uint64_t limits_read_buffer_bytes();
 
 // Both, with a 1 GiB buffer (less on small machines, never below 8× L3) and 2048³ GEMM; about
 // 5–10 s. threads = 0: every online CPU.

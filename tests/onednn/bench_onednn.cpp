@@ -3,6 +3,7 @@
 // random weights. Per-layer kernels (every matmul shape per dtype and path, WKV step per
 // version, norms) and whole decode / prefill steps. See backends/onednn/README.md.
 #include "gemv_kernels.hpp"
+#include "limits.hpp"
 #include "matmul.hpp"
 #include "model.hpp"
 #include "norms.hpp"
@@ -15,7 +16,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -142,49 +142,22 @@ void BM_GroupNorm(benchmark::State& st) {
 BENCHMARK(BM_GroupNorm)->Arg(1)->Arg(512)->ArgName("rows")->UseRealTime();
 
 // ---- the host's limits at the same moment (the roofline of the rates above and below) ----
-// The methods of `rwkvbench limits` (harness/limits.cpp), re-implemented because this target
-// does not link the harness: a streaming read by every thread over max(8× the last-level cache,
-// 1 GiB), at most a quarter of the available memory, and a 2048³ f32 oneDNN GEMM. This host is
-// shared (other VMs too), so its limits move between runs; interleave these with the model
-// benchmarks and compare medians of the same run.
-uint64_t mem_available() {
-    std::ifstream in("/proc/meminfo");
-    for (std::string key; in >> key;) {
-        uint64_t kib = 0;
-        in >> kib;
-        in.ignore(256, '\n');
-        if (key == "MemAvailable:") return kib * 1024;
-    }
-    return 0;
-}
-
-uint64_t llc_bytes() {
-    uint64_t best = 0;
-    for (int i = 0; i < 8; ++i) {
-        std::ifstream in("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/size");
-        uint64_t v = 0;
-        char unit = 0;
-        if (!(in >> v)) break;
-        in >> unit;
-        best = std::max(best, v * (unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1));
-    }
-    return best;
-}
-
-// args: buffer MB (0 = the harness's size, DRAM), huge (0 = pages as allocated, as the harness
-// does; 1 = 2 MiB pages, as the backend holds its weights, common.hpp), prefetch (1 = software
-// prefetch 8 KiB ahead, as the decode kernels do). {0, 0, 0} is `rwkvbench limits`' method; on
-// this KVM guest it is held back by 4 KiB page walks and by hardware prefetch that stops at
-// 4 KiB boundaries, so decode can beat it, and the other rows show what the memory delivers.
+// A streaming read by every thread over the buffer `rwkvbench limits` reads
+// (limits_read_buffer_bytes), and a 2048³ f32 oneDNN GEMM. This host is shared (other VMs too),
+// so its limits move between runs; interleave these with the model benchmarks and compare medians
+// of the same run.
+// args: buffer MB (0 = the harness's size, DRAM), huge (0 = 4 KiB pages as allocated; 1 = 2 MiB
+// pages, as the backend holds its weights, common.hpp), prefetch (1 = software prefetch 8 KiB
+// ahead, as the decode kernels do). {0, 1, 0} is `rwkvbench limits`' method; {0, 0, 0} was its
+// method before: on this KVM guest 4 KiB page walks and hardware prefetch that stops at 4 KiB
+// boundaries held it ~30% lower.
 // Buffers the size of rwkv7-0.1b's weights (int8 156 MB, f16 292 MB, f32 562 MB) show any help
 // from the last-level cache (480 MiB reported, shared with other guests).
 void BM_LimitRead(benchmark::State& st) {
     const int threads = omp_get_max_threads();
     static std::map<int64_t, std::vector<float>> plain;
     static std::map<int64_t, Buffer<float>> huge;
-    uint64_t bytes = std::max<uint64_t>(8 * llc_bytes(), uint64_t(1) << 30);
-    if (const uint64_t avail = mem_available(); avail && bytes > avail / 4)
-        bytes = std::max<uint64_t>(avail / 4, uint64_t(256) << 20);
+    uint64_t bytes = rwkvb::limits_read_buffer_bytes();
     if (st.range(0) > 0) bytes = uint64_t(st.range(0)) * 1000000;
     const size_t n_all = bytes / 4 / 256 * 256;
     float* data = nullptr;
