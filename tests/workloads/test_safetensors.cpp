@@ -94,7 +94,9 @@ TEST(SafetensorsRoundTrip, EveryDtypeWithMetadataScalarAndEmpty) {
         EXPECT_EQ(t.nbytes, contents[i].size());
         EXPECT_EQ(uint64_t(t.numel()) * dtype_size(t.dtype), t.nbytes);
         // An empty vector's data() is NULL, and memcmp on NULL is undefined even for 0 bytes.
-        if (!contents[i].empty()) EXPECT_EQ(std::memcmp(t.data, contents[i].data(), contents[i].size()), 0);
+        if (!contents[i].empty()) {
+            EXPECT_EQ(std::memcmp(t.data, contents[i].data(), contents[i].size()), 0);
+        }
         EXPECT_EQ(&f.at(specs[i].name), &t);
     }
     EXPECT_EQ(f.at("scalar").numel(), 1);
