@@ -393,6 +393,11 @@ nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env) {
                                       spec.backend),
                           PluginStage::Load);
     std::string options = fmt::format("threads={}", spec.threads);
+    // A directory of its own for what a plugin caches between runs (OpenCL: program binaries),
+    // unless the path cannot travel in the option string; --plugin-options, later, still win.
+    const std::string plugin_cache = (env.cache_dir / "plugins" / spec.backend).string();
+    if (!env.cache_dir.empty() && plugin_cache.find_first_of(",=") == std::string::npos)
+        options += ",cache_dir=" + plugin_cache;
     if (!spec.plugin_options.empty()) options += "," + spec.plugin_options;
     Cell c{spec, env, SafetensorsFile::open(spec.model_path), {}, {}, {}, nullptr, {}};
     c.session = std::make_unique<Session>(plugin, spec.device, options);

@@ -193,9 +193,16 @@ TEST(E2EBackends, OnednnLongStateFlatEveryVersion) {
 
 TEST(E2EBackends, OpenclEveryScenarioEveryVersion) {
     e2e::Scratch scratch;
+    // The harness hands the plugin <cache>/plugins/opencl (the ABI's cache_dir option), where
+    // it keeps compiled programs: empty it first so what is found below is this run's.
+    const fs::path programs = fs::path(RWKVB_E2E_CACHE_DIR) / "plugins" / "opencl";
+    fs::remove_all(programs);
     const std::string scenarios = "prefill,decode,batch,long,parity";
     const auto r = run_tiny(scratch, "opencl", scenarios);
     check_all(check_matrix(r, "opencl", scenarios, "f32"));
+    size_t binaries = 0;
+    for (const auto& e : fs::directory_iterator(programs)) binaries += e.path().extension() == ".bin";
+    EXPECT_GT(binaries, 0u) << "no program binary cached in " << programs;
 }
 
 // Each lower-precision weight dtype of the oneDNN backend at its DESIGN.md §6 thresholds.

@@ -126,7 +126,9 @@ typedef struct rwkvb_backend {
     rwkvb_status (*device_info)(int32_t device, rwkvb_device_info* info);
 
     /* Open a context on a device. `options` is "key=value,key=value" or NULL; every plugin
-       understands "threads=N" (0 = its default) and ignores keys it does not know. */
+       understands "threads=N" (0 = its default) and ignores keys it does not know. The harness
+       also passes "cache_dir=DIR", a directory of the plugin's own for anything it caches
+       between runs (compiled kernels, say); using it is optional. */
     rwkvb_status (*create)(int32_t device, const char* options, rwkvb_context** ctx);
     /* Release a context and everything it owns. NULL is allowed. */
     void (*destroy)(rwkvb_context* ctx);
