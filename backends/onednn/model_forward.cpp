@@ -54,15 +54,18 @@ void Runner::shift(State& s, int64_t l, int64_t B, int64_t T, int64_t state_off)
 void Runner::channel_mix(const Layer& L, State& s, int64_t l, int64_t B, int64_t T) {
     const int64_t D = m_.cfg.n_embd, F = m_.cfg.dim_ffn, R = B * T;
     shift(s, l, B, T, D + s.wkv_floats);
-    lerp(z_.data(), dz_.data(), L.fmu_k.data(), R, D, xa_.data());
+    const bool v7 = m_.cfg.version == 7;  // no receptance: the key's lerp alone
+    if (v7)
+        lerp(z_.data(), dz_.data(), L.fmu_k.data(), R, D, xa_.data());
+    else
+        lerps<2>(z_.data(), dz_.data(), R, D, {L.fmu_k.data(), L.fmu_r.data()}, {xa_.data(), xb_.data()});
     mm_.run(L.Fk, xa_.data(), R, D, big_.data(), F);
     map_inplace(big_.data(), R, F, F, [](__m256 h) {  // relu(h)²
         h = _mm256_max_ps(h, _mm256_setzero_ps());
         return _mm256_mul_ps(h, h);
     });
     mm_.run(L.Fv, big_.data(), R, F, v_.data(), D);
-    if (m_.cfg.version == 7) return add_to(x_.data(), v_.data(), R, D);
-    lerp(z_.data(), dz_.data(), L.fmu_r.data(), R, D, xb_.data());
+    if (v7) return add_to(x_.data(), v_.data(), R, D);
     mm_.run(L.Fr, xb_.data(), R, D, r_.data(), D);
     float* x = x_.data();
     const float *v = v_.data(), *rr = r_.data();

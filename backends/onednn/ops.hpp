@@ -5,6 +5,8 @@
 #pragma once
 #include "vmath.hpp"
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 
 namespace rwkvd {
@@ -18,14 +20,23 @@ inline void for_rows(int64_t rows, int64_t width, F&& f) {
     for (int64_t r = 0; r < rows; ++r) f(r);
 }
 
-// out[r] = z[r] + dz[r] ⊙ mu over rows × d (the token-shift lerp).
-inline void lerp(const float* z, const float* dz, const float* mu, int64_t rows, int64_t d, float* out) {
+// out_j[r] = z[r] + dz[r] ⊙ mu_j over rows × d for n (mu_j, out_j) pairs: a block's token-shift
+// lerps in one pass over z and dz.
+template <size_t n>
+inline void lerps(const float* z, const float* dz, int64_t rows, int64_t d, const std::array<const float*, n>& mu,
+                  const std::array<float*, n>& out) {
     for_rows(rows, d, [&](int64_t r) {
         const int64_t o = r * d;
         vm::span8(d, [&](int64_t i, auto io) {
-            io.st(out + o + i, _mm256_fmadd_ps(io.ld(dz + o + i), io.ld(mu + i), io.ld(z + o + i)));
+            const __m256 zz = io.ld(z + o + i), dd = io.ld(dz + o + i);
+            for (size_t j = 0; j < n; ++j) io.st(out[j] + o + i, _mm256_fmadd_ps(dd, io.ld(mu[j] + i), zz));
         });
     });
+}
+
+// One lerp: out[r] = z[r] + dz[r] ⊙ mu.
+inline void lerp(const float* z, const float* dz, const float* mu, int64_t rows, int64_t d, float* out) {
+    lerps<1>(z, dz, rows, d, {mu}, {out});
 }
 
 // x[r] += y[r] over rows × d (residual add).

@@ -14,15 +14,7 @@ void Runner::time_mix_v4(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     shift(s, l, B, T, 0);
     const float *z = z_.data(), *dz = dz_.data();
     float *xk = xa_.data(), *xv = xb_.data(), *xr = xc_.data();
-    for_rows(R, D, [&](int64_t row) {  // the three lerps in one pass over z, dz
-        const int64_t o = row * D;
-        vm::span8(D, [&](int64_t i, auto io) {
-            const __m256 zz = io.ld(z + o + i), d = io.ld(dz + o + i);
-            io.st(xk + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_k.data() + i), zz));
-            io.st(xv + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_v.data() + i), zz));
-            io.st(xr + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_r.data() + i), zz));
-        });
-    });
+    lerps<3>(z, dz, R, D, {L.mu_k.data(), L.mu_v.data(), L.mu_r.data()}, {xk, xv, xr});
     mm_.run(L.Wk, xk, R, D, k_.data(), A);
     mm_.run(L.Wv, xv, R, D, v_.data(), A);
     mm_.run(L.Wr, xr, R, D, r_.data(), A);

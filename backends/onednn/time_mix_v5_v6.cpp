@@ -19,16 +19,10 @@ void Runner::time_mix_v5(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     float *xk = xa_.data(), *xv = xb_.data(), *xr = xc_.data(), *xg = xd_.data(), *xw = xe_.data();
 
     if (!v6) {
-        for_rows(R, D, [&](int64_t row) {
-            const int64_t o = row * D;
-            vm::span8(D, [&](int64_t i, auto io) {
-                const __m256 zz = io.ld(z + o + i), d = io.ld(dz + o + i);
-                io.st(xk + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_k.data() + i), zz));
-                io.st(xv + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_v.data() + i), zz));
-                io.st(xr + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_r.data() + i), zz));
-                if (gate) io.st(xg + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_g.data() + i), zz));
-            });
-        });
+        if (gate)
+            lerps<4>(z, dz, R, D, {L.mu_k.data(), L.mu_v.data(), L.mu_r.data(), L.mu_g.data()}, {xk, xv, xr, xg});
+        else
+            lerps<3>(z, dz, R, D, {L.mu_k.data(), L.mu_v.data(), L.mu_r.data()}, {xk, xv, xr});
     } else {
         // ξ = z + Δ⊙μx; h = tanh(ξ W1); m_s = h_s W2_s; x∘ = z + Δ⊙(μ∘ + m_∘), slots w,k,v,r,g.
         const int64_t Dm = c.lora_maa;

@@ -19,18 +19,8 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     const float *z = z_.data(), *dz = dz_.data();
     float *xr = xa_.data(), *xw = xb_.data(), *xk = xc_.data(), *xv = xd_.data(), *xa = xe_.data(),
           *xg = xf_.data();
-    for_rows(R, D, [&](int64_t row) {  // six lerps, one pass over z and Δ
-        const int64_t o = row * D;
-        vm::span8(D, [&](int64_t i, auto io) {
-            const __m256 zz = io.ld(z + o + i), d = io.ld(dz + o + i);
-            io.st(xr + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_r.data() + i), zz));
-            io.st(xw + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_w.data() + i), zz));
-            io.st(xk + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_k.data() + i), zz));
-            io.st(xv + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_v.data() + i), zz));
-            io.st(xa + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_a.data() + i), zz));
-            io.st(xg + o + i, _mm256_fmadd_ps(d, io.ld(L.mu_g.data() + i), zz));
-        });
-    });
+    lerps<6>(z, dz, R, D, {L.mu_r.data(), L.mu_w.data(), L.mu_k.data(), L.mu_v.data(), L.mu_a.data(), L.mu_g.data()},
+             {xr, xw, xk, xv, xa, xg});
     float *r = r_.data(), *k = k_.data(), *v = v_.data(), *w = w_.data(), *a = a_.data(), *g = g_.data();
     float *lo = lora_.data(), *y = y_.data();
     mm_.run(L.Wr, xr, R, D, r, D);
