@@ -5,9 +5,9 @@
 #include "sysinfo.hpp"
 
 #include <dlfcn.h>
-#include <sys/mman.h>
 #include <fmt/format.h>
 #include <immintrin.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>

@@ -45,7 +45,7 @@ struct Loaded {
     std::unique_ptr<Session> session;
 };
 
-// nullptr when the device does not take `dtype` weights (f16 needs cl_khr_fp16).
+// nullptr when the device does not offer `dtype` weights (asked before any weights are made).
 Loaded* model(const std::string& preset, DType dtype) {
     static std::map<std::pair<std::string, DType>, std::unique_ptr<Loaded>> cache;
     auto& slot = cache[{preset, dtype}];
@@ -54,6 +54,11 @@ Loaded* model(const std::string& preset, DType dtype) {
     const Preset* p = find_preset(preset);
     if (!p) throw std::runtime_error("unknown preset " + preset);
     auto m = std::make_unique<Loaded>();
+    const char* other = std::getenv("RWKVB_BENCH_PLUGIN");  // another build, for side-by-side runs
+    auto plugin = Plugin::load(other ? other : std::string(RWKVB_PLUGIN_DIR) + "/librwkvb_opencl.so");
+    m->session = std::make_unique<Session>(plugin, 0, "cache_dir=" RWKVB_BENCH_CACHE_DIR "," + bench_options());
+    if (!(m->session->device().weight_dtypes & RWKVB_DTYPE_BIT(static_cast<int>(dtype)))) return nullptr;
+    m->dtype = dtype;
     m->config = p->config;
     for (const auto& spec : expected_tensors(m->config)) {
         int64_t n = 1;
@@ -68,11 +73,6 @@ Loaded* model(const std::string& preset, DType dtype) {
         v.nbytes = m->storage.back().size();
         m->views.push_back(v);
     }
-    const char* other = std::getenv("RWKVB_BENCH_PLUGIN");  // another build, for side-by-side runs
-    auto plugin = Plugin::load(other ? other : std::string(RWKVB_PLUGIN_DIR) + "/librwkvb_opencl.so");
-    m->session = std::make_unique<Session>(plugin, 0, "cache_dir=" RWKVB_BENCH_CACHE_DIR "," + bench_options());
-    if (!(m->session->device().weight_dtypes & RWKVB_DTYPE_BIT(static_cast<int>(dtype)))) return nullptr;
-    m->dtype = dtype;
     m->session->load(m->config, m->views, dtype);  // the host copy stays: the ABI lets load() keep pointers
     slot = std::move(m);
     return slot.get();
@@ -142,6 +142,12 @@ struct KernelRig {
         prog = ocl::build_program(ctx, dev, ocl::kernel_source(), ocl::build_options(sizes, 64, false),
                                   RWKVB_BENCH_CACHE_DIR, &log)
                    .program;
+    }
+    // A kernel of its own small program (the bandwidth and launch probes), on this rig's context.
+    cl::Kernel standalone(const std::string& source, const char* name) {
+        cl::Program p(ctx, source);
+        p.build("-cl-std=CL1.2");
+        return cl::Kernel(p, name);
     }
     static KernelRig& get() {
         static KernelRig r;
@@ -243,9 +249,7 @@ void BM_DeviceReadBandwidth(benchmark::State& st) {
     const cl::Device dev = r.q.getInfo<CL_QUEUE_DEVICE>();
     const size_t bytes = std::min<size_t>(size_t(4) << 30, std::min(dev.getInfo<CL_DEVICE_GLOBAL_MEM_SIZE>() / 8,
                                                                  dev.getInfo<CL_DEVICE_MAX_MEM_ALLOC_SIZE>())) / 64 * 64;
-    cl::Program prog(r.ctx, std::string(k_read_kernel));
-    prog.build("-cl-std=CL1.2");
-    cl::Kernel k(prog, "read_sum");
+    cl::Kernel k = r.standalone(k_read_kernel, "read_sum");
     const size_t units = dev.getInfo<CL_DEVICE_MAX_COMPUTE_UNITS>();
     const size_t global = units * 2048 > bytes / 16 ? bytes / 16 / 256 * 256 : units * 2048;
     cl::Buffer buf(r.ctx, CL_MEM_READ_WRITE, bytes), out(r.ctx, CL_MEM_WRITE_ONLY, global * sizeof(float));
@@ -266,9 +270,7 @@ void BM_DeviceReadBandwidth(benchmark::State& st) {
 // launches, so on a fast GPU this, not the bytes, can set the floor of a small model's latency.
 void BM_LaunchOverhead(benchmark::State& st) {
     KernelRig& r = KernelRig::get();
-    cl::Program prog(r.ctx, std::string("__kernel void nothing(__global float* p) { if (p[0] == 42.0f) p[1] = 0.0f; }"));
-    prog.build("-cl-std=CL1.2");
-    cl::Kernel k(prog, "nothing");
+    cl::Kernel k = r.standalone("__kernel void nothing(__global float* p) { if (p[0] == 42.0f) p[1] = 0.0f; }", "nothing");
     cl::Buffer b(r.ctx, CL_MEM_READ_WRITE, 64);
     r.q.enqueueFillBuffer(b, 0.0f, 0, 64);
     k.setArg(0, b);
