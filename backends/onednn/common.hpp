@@ -70,5 +70,8 @@ private:
 
 // Storage of a matrix weight. F32 goes to oneDNN for GEMMs; the others are our own kernels.
 enum class WType { F32, F16, BF16, S8 };
+inline const char* wtype_name(WType t) {
+    return t == WType::F32 ? "f32" : t == WType::F16 ? "f16" : t == WType::BF16 ? "bf16" : "int8";
+}
 
 }  // namespace rwkvd

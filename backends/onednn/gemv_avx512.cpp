@@ -60,11 +60,15 @@ inline void tile(const typename L::T* w, int64_t k, const float* xp, const float
     // faults). Rows are short (0.75-3 KB at D 768), too short for the hardware prefetchers to
     // ramp up: side by side (bench_onednn BM_Linear M=1/8, head 65536×768) this cut f16 by
     // 30-40%, s8 by ~70%, f32 at M = 8 by ~25%; 8 rows ahead was as good or slightly worse.
+    // With several rows of x the lines go to L2 only (T1): in L1 they pushed out the packed x
+    // the tile re-reads (24 KB at M = 8), and M = 8 ran 5-15% slower (BM_Linear, T0 against T1
+    // alternated); at M = 1 the x row is small and T0 measured as good or better.
+    constexpr _mm_hint hint = MT > 1 ? _MM_HINT_T1 : _MM_HINT_T0;
     const typename L::T* next = w + 16 * k;
     int64_t i = 0;
     for (; i + 16 <= k; i += 16, xp += MT * 16) {
         if (per_line <= 16 || i % per_line == 0)
-            for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(next + r * k + i), _MM_HINT_T0);
+            for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(next + r * k + i), hint);
         __m512 wv[R];
         for (int r = 0; r < R; ++r) wv[r] = L::load16(w + r * k + i);
         for (int m = 0; m < MT; ++m) {

@@ -117,80 +117,98 @@ inline void rows_block(const typename L::T* w, const float* scale, int64_t n0, i
     }
 }
 
+// Rows [r0, r1) of one product, with the AVX-512 kernel when the CPU has it (m ≤ 8 rows).
 template <class L>
-void gemv(Parallel& par, const typename L::T* w, const float* scale, int64_t n, int64_t k, const float* x,
-          int64_t m, int64_t ldx, float* y, int64_t ldy) {
+void product_rows(const GemvTask& t, const float* xp, int64_t r0, int64_t r1) {
+    static const bool avx512 = use_avx512();
+    const auto* w = static_cast<const typename L::T*>(t.w);
+    if (avx512 && t.m <= 8) return L::avx512(w, t.scale, r0, r1, t.k, xp, t.x, t.m, t.ldx, t.y, t.ldy);
     // Blocks of output rows small enough that the weight rows of a block stay in L2 while every
     // group of x rows passes over them.
-    const int64_t nb = std::max<int64_t>(8, std::min<int64_t>(64, (1 << 15) / std::max<int64_t>(k, 1)));
-    static const bool avx512 = use_avx512();
-    const float* xp = x;
-    if (avx512 && m > 1 && m <= 8) {  // packed once per call for the AVX-512 kernel (m ≤ 8 rows)
-        thread_local Buffer<float> packed;
-        packed.resize(size_t(k * m));
-        pack_x_avx512(x, m, k, ldx, packed.data());
-        xp = packed.data();
-    }
-    auto rows = [&](int64_t r0, int64_t r1) {
-        if (avx512 && m <= 8) return L::avx512(w, scale, r0, r1, k, xp, x, m, ldx, y, ldy);
-        for (int64_t n0 = r0; n0 < r1; n0 += nb) {
-            const int64_t n1 = std::min(r1, n0 + nb);
-            for (int64_t m0 = 0; m0 < m;) {
-                const int64_t left = m - m0;
-                const float* xm = x + m0 * ldx;
-                float* ym = y + m0 * ldy;
-                if (left >= 4) {
-                    rows_block<L, 2, 4>(w, scale, n0, n1, k, xm, ldx, ym, ldy);
-                    m0 += 4;
-                } else if (left == 3) {
-                    rows_block<L, 3, 3>(w, scale, n0, n1, k, xm, ldx, ym, ldy);
-                    m0 += 3;
-                } else if (left == 2) {
-                    rows_block<L, 4, 2>(w, scale, n0, n1, k, xm, ldx, ym, ldy);
-                    m0 += 2;
-                } else {
-                    rows_block<L, 4, 1>(w, scale, n0, n1, k, xm, ldx, ym, ldy);
-                    m0 += 1;
-                }
+    const int64_t nb = std::max<int64_t>(8, std::min<int64_t>(64, (1 << 15) / std::max<int64_t>(t.k, 1)));
+    for (int64_t n0 = r0; n0 < r1; n0 += nb) {
+        const int64_t n1 = std::min(r1, n0 + nb);
+        for (int64_t m0 = 0; m0 < t.m;) {
+            const int64_t left = t.m - m0;
+            const float* xm = t.x + m0 * t.ldx;
+            float* ym = t.y + m0 * t.ldy;
+            if (left >= 4) {
+                rows_block<L, 2, 4>(w, t.scale, n0, n1, t.k, xm, t.ldx, ym, t.ldy);
+                m0 += 4;
+            } else if (left == 3) {
+                rows_block<L, 3, 3>(w, t.scale, n0, n1, t.k, xm, t.ldx, ym, t.ldy);
+                m0 += 3;
+            } else if (left == 2) {
+                rows_block<L, 4, 2>(w, t.scale, n0, n1, t.k, xm, t.ldx, ym, t.ldy);
+                m0 += 2;
+            } else {
+                rows_block<L, 4, 1>(w, t.scale, n0, n1, t.k, xm, t.ldx, ym, t.ldy);
+                m0 += 1;
             }
         }
-    };
-    const int threads = par.threads();
-    if (threads == 1 || n * k * int64_t(sizeof(typename L::T)) < (1 << 16)) return rows(0, n);
-    // Guided claims: each takes a share of what is left (1/(2·threads)), never under 8 rows, so
-    // a call is a handful of claims and both threads finish within one small claim of each
-    // other. (Fixed blocks of ~40 rows left one thread idle for up to a block at the end of
-    // every call, a few percent of decode at ~180 calls per token.)
-    std::atomic<int64_t> next{0};
-    par.run(threads, [&](int64_t) {
-        int64_t cur = next.load(std::memory_order_relaxed);
-        for (;;) {
-            if (cur >= n) return;
-            const int64_t size = std::min(n - cur, std::max<int64_t>(8, (n - cur) / (2 * threads) / 8 * 8));
-            if (!next.compare_exchange_weak(cur, cur + size, std::memory_order_relaxed)) continue;
-            rows(cur, cur + size);
-            cur = next.load(std::memory_order_relaxed);
-        }
-    });
+    }
 }
+
+void task_rows(const GemvTask& t, const float* xp, int64_t r0, int64_t r1) {
+    switch (t.type) {
+    case WType::F32: return product_rows<LoadF32>(t, xp, r0, r1);
+    case WType::F16: return product_rows<LoadF16>(t, xp, r0, r1);
+    case WType::BF16: return product_rows<LoadBF16>(t, xp, r0, r1);
+    case WType::S8: return product_rows<LoadS8>(t, xp, r0, r1);
+    }
+}
+
+int64_t element_bytes(WType t) { return t == WType::F32 ? 4 : t == WType::S8 ? 1 : 2; }
 
 }  // namespace
 
-void gemv_f32(Parallel& par, const float* w, int64_t n, int64_t k, const float* x, int64_t m, int64_t ldx,
-              float* y, int64_t ldy) {
-    gemv<LoadF32>(par, w, nullptr, n, k, x, m, ldx, y, ldy);
-}
-void gemv_f16(Parallel& par, const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t m,
-              int64_t ldx, float* y, int64_t ldy) {
-    gemv<LoadF16>(par, w, nullptr, n, k, x, m, ldx, y, ldy);
-}
-void gemv_bf16(Parallel& par, const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t m,
-               int64_t ldx, float* y, int64_t ldy) {
-    gemv<LoadBF16>(par, w, nullptr, n, k, x, m, ldx, y, ldy);
-}
-void gemv_s8(Parallel& par, const int8_t* w, const float* scale, int64_t n, int64_t k, const float* x,
-             int64_t m, int64_t ldx, float* y, int64_t ldy) {
-    gemv<LoadS8>(par, w, scale, n, k, x, m, ldx, y, ldy);
+void gemv_group(Parallel& par, const GemvTask* tasks, int64_t count) {
+    if (count <= 0) return;
+    if (count > kMaxGemvGroup) throw Error(RWKVB_ERR_INTERNAL, "gemv_group: more than kMaxGemvGroup products");
+    static const bool avx512 = use_avx512();
+    // x packed once per call for the AVX-512 kernel when it has 2..8 rows (buffers kept per
+    // calling thread: decode makes a few hundred calls a token).
+    thread_local Buffer<float> packs[kMaxGemvGroup];
+    const float* xp[kMaxGemvGroup];
+    int64_t row0[kMaxGemvGroup + 1] = {0}, byte0[kMaxGemvGroup + 1] = {0};  // rows, weight bytes before each task
+    for (int64_t i = 0; i < count; ++i) {
+        const GemvTask& t = tasks[i];
+        xp[i] = t.x;
+        if (avx512 && t.m > 1 && t.m <= 8) {
+            packs[i].resize(size_t(t.k * t.m));
+            pack_x_avx512(t.x, t.m, t.k, t.ldx, packs[i].data());
+            xp[i] = packs[i].data();
+        }
+        row0[i + 1] = row0[i] + t.n;
+        byte0[i + 1] = byte0[i] + t.n * t.k * element_bytes(t.type);
+    }
+    const int64_t rows = row0[count], bytes = byte0[count];
+    const int threads = par.threads();
+    if (threads == 1 || bytes < (1 << 16)) {
+        for (int64_t i = 0; i < count; ++i) task_rows(tasks[i], xp[i], 0, tasks[i].n);
+        return;
+    }
+    // Guided claims over the tasks' rows in order, never across a task's end: each takes a share
+    // of the weight bytes left (1/(2·threads)), never under 8 rows, so both threads finish within
+    // one small claim of each other. (Fixed blocks of ~40 rows left one thread idle for up to a
+    // block at the end of every call.) Several products in one run cost one hand-off, not one each.
+    std::atomic<int64_t> next{0};
+    par.run(threads, [&](int64_t) {
+        int64_t cur = next.load(std::memory_order_relaxed);
+        int64_t i = 0;
+        for (;;) {
+            if (cur >= rows) return;
+            while (row0[i + 1] <= cur) ++i;
+            const GemvTask& t = tasks[i];
+            const int64_t row_bytes = t.k * element_bytes(t.type), end = row0[i + 1];
+            const int64_t left = bytes - (byte0[i] + (cur - row0[i]) * row_bytes);
+            const int64_t want = std::max<int64_t>(8, left / (2 * threads) / std::max<int64_t>(row_bytes, 1) / 8 * 8);
+            const int64_t size = std::min(end - cur, want);
+            if (!next.compare_exchange_weak(cur, cur + size, std::memory_order_relaxed)) continue;
+            task_rows(t, xp[i], cur - row0[i], cur - row0[i] + size);
+            cur = next.load(std::memory_order_relaxed);
+        }
+    });
 }
 
 void convert_f16_to_f32(const uint16_t* src, float* dst, int64_t n) {

@@ -13,6 +13,7 @@ Linear make_linear(const float* src, int64_t n, int64_t k, bool src_in_out, WTyp
     l.n = n;
     l.k = k;
     l.type = type;
+    l.label = std::to_string(n) + "x" + std::to_string(k) + " " + wtype_name(type);
     auto at = [&](int64_t r, int64_t c) { return src_in_out ? src[c * n + r] : src[r * k + c]; };
     const size_t total = size_t(n) * size_t(k);
     switch (type) {
@@ -86,17 +87,34 @@ void Matmul::gemm(const float* w, int64_t n, int64_t k, const float* x, int64_t 
     it->second.execute(strm_, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
 }
 
+void Matmul::run(std::initializer_list<Product> products, int64_t m) {
+    if (m <= 0) return;
+    if (!ours(m)) {
+        for (const Product& p : products) run(*p.w, p.x, m, p.ldx, p.y, p.ldy);  // empty ones return at once
+        return;
+    }
+    GemvTask tasks[kMaxGemvGroup];
+    int64_t n = 0;
+    std::string label;  // profile=1 only: the group's shapes
+    for (const Product& p : products) {
+        if (p.w->n == 0) continue;
+        if (n == kMaxGemvGroup) throw Error(RWKVB_ERR_INTERNAL, "Matmul::run: more than kMaxGemvGroup products");
+        const Linear& w = *p.w;
+        const void* data = w.type == WType::F32 ? static_cast<const void*>(w.f32.data())
+                           : w.type == WType::S8 ? static_cast<const void*>(w.q8.data())
+                                                 : static_cast<const void*>(w.h16.data());
+        tasks[n++] = {w.type, data, w.type == WType::S8 ? w.scale.data() : nullptr, w.n, w.k, p.x, m, p.ldx, p.y, p.ldy};
+        if (prof_) label += (label.empty() ? "matmul " : " + ") + w.label;
+    }
+    rwkvb::PhaseTimer timed(prof_, label.c_str());
+    gemv_group(par_, tasks, n);
+}
+
 void Matmul::run(const Linear& w, const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy) {
     if (m <= 0 || w.n == 0) return;
-    const bool ours = path_ == 1 || (path_ == 0 && m <= kGemvMaxRows);
-    if (ours) {
-        switch (w.type) {
-        case WType::F32: return gemv_f32(par_, w.f32.data(), w.n, w.k, x, m, ldx, y, ldy);
-        case WType::F16: return gemv_f16(par_, w.h16.data(), w.n, w.k, x, m, ldx, y, ldy);
-        case WType::BF16: return gemv_bf16(par_, w.h16.data(), w.n, w.k, x, m, ldx, y, ldy);
-        case WType::S8: return gemv_s8(par_, w.q8.data(), w.scale.data(), w.n, w.k, x, m, ldx, y, ldy);
-        }
-    }
+    if (ours(m)) return run({{&w, x, ldx, y, ldy}}, m);
+    const std::string label = prof_ ? "matmul " + w.label : std::string();
+    rwkvb::PhaseTimer timed(prof_, label.c_str());
     if (w.type == WType::F32) return onednn(w.f32.data(), w.n, w.k, x, m, ldx, y, ldy);
     // Low precision with many rows: convert a tile of weight rows to f32 (cheap next to the
     // 2·M flops per weight the GEMM does), then GEMM that tile into its columns of y.

@@ -8,12 +8,15 @@
 //    has no f16 matmul, bf16 only with bf16 activations, and no f32×s8 weight decompression).
 #pragma once
 #include "common.hpp"
+#include "phase_profile.hpp"
 #include "pool.hpp"
 
 #include <dnnl.hpp>
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
+#include <string>
 #include <tuple>
 
 namespace rwkvd {
@@ -26,6 +29,7 @@ struct Linear {
     Buffer<uint16_t> h16;  // f16 or bf16 bits
     Buffer<int8_t> q8;
     Buffer<float> scale;  // s8: one scale per output row
+    std::string label;    // "768x3072 f16": its phase name under profile=1
 
     bool empty() const { return n == 0; }
     uint64_t bytes() const { return f32.bytes() + h16.bytes() + q8.bytes() + scale.bytes(); }
@@ -43,11 +47,23 @@ public:
     explicit Matmul(Parallel& par);
     // y[m][n] (row stride ldy) = x[m][k] (row stride ldx) · Wᵀ.
     void run(const Linear& w, const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy);
+    // Products that do not depend on each other. With few rows they run as one group on the
+    // threads (gemv_group: one hand-off for all); with many, one oneDNN GEMM after another.
+    struct Product {
+        const Linear* w;
+        const float* x;
+        int64_t ldx;
+        float* y;
+        int64_t ldy;
+    };
+    void run(std::initializer_list<Product> products, int64_t m);
     // Force a path (benchmarks and tests): 0 = automatic, 1 = our kernels, 2 = oneDNN.
     void set_path(int path) { path_ = path; }
     // Widest oneDNN GEMM issued at once; ≤ 0 = whole matrices (benchmarks compare the two).
     void set_column_chunk(int64_t cols) { chunk_ = cols > 0 ? cols : INT64_MAX; }
     uint64_t workspace_bytes() const { return tile_.bytes(); }
+    // profile=1: every run() timed under its weight's label; null = off.
+    void set_profile(rwkvb::PhaseProfile* p) { prof_ = p; }
 
 private:
     // Default widest oneDNN GEMM issued at once (see onednn()).
@@ -64,6 +80,8 @@ private:
     std::map<Key, dnnl::matmul> cache_;
     Buffer<float> tile_;
     int path_ = 0;
+    bool ours(int64_t m) const { return path_ == 1 || (path_ == 0 && m <= kGemvMaxRows); }
+    rwkvb::PhaseProfile* prof_ = nullptr;
 };
 
 }  // namespace rwkvd

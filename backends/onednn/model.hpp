@@ -22,7 +22,7 @@ struct Layer {
     Vec decay;  // v4: -exp(d); v5: exp(-exp(d)) per channel; v6: d0; v7: w0
     Vec bonus;  // v4: time_first; v5/v6: u per channel; v7: r_k
     Vec lnx_w, lnx_b;
-    // v6 LoRA (always f32: small and feed the decay, RWKV.md §10.4)
+    // v6 LoRA (at the weight dtype, f32 with int8 weights: model_load.cpp)
     Linear maa_w1, maa_w2[5], decay_w1, decay_w2;
     // v7
     Linear w1, w2, a1, a2, v1, v2, g1, g2;
@@ -67,6 +67,11 @@ public:
     // Threads of this runner (0 = the process default); applied to OpenMP at each forward().
     void set_threads(int n) { par_.set_threads(n); }
     int threads() const { return par_.threads(); }
+    // profile=1: phases timed into p (null = off); see forward() for what "other" holds.
+    void set_profile(rwkvb::PhaseProfile* p) {
+        prof_ = p;
+        mm_.set_profile(p);
+    }
     uint64_t workspace_bytes() const;
 
 private:
@@ -81,6 +86,7 @@ private:
 
     const Model& m_;
     Parallel par_;
+    rwkvb::PhaseProfile* prof_ = nullptr;
     Matmul mm_;
     int64_t cap_rows_ = 0;
     // Row-major [rows][width] scratch; names follow RWKV.md.

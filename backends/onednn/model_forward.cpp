@@ -16,8 +16,9 @@ void Runner::ensure(int64_t rows) {
     if (rows <= cap_rows_) return;
     const auto& c = m_.cfg;
     const int64_t w = std::max(c.n_embd, c.dim_att);
-    const int64_t lora = std::max({int64_t(5) * c.lora_maa, int64_t(c.lora_decay), int64_t(c.lora_iclr),
-                                   int64_t(c.lora_value), int64_t(c.lora_gate), int64_t(1)});
+    // v6: the five mixes' intermediates side by side, or its decay's; v7: its four side by side.
+    const int64_t lora = std::max({int64_t(5) * c.lora_maa, int64_t(c.lora_decay),
+                                   int64_t(c.lora_decay) + c.lora_iclr + c.lora_value + c.lora_gate, int64_t(1)});
     for (Buffer<float>* b : {&x_, &z_, &dz_, &xa_, &xb_, &xc_, &xd_, &xe_, &xf_, &r_, &k_, &v_, &g_, &w_,
                              &y_, &a_, &kk_, &vfirst_})
         b->resize(size_t(rows * w));
@@ -59,14 +60,17 @@ void Runner::channel_mix(const Layer& L, State& s, int64_t l, int64_t B, int64_t
         lerp(z_.data(), dz_.data(), L.fmu_k.data(), R, D, xa_.data());
     else
         lerps<2>(z_.data(), dz_.data(), R, D, {L.fmu_k.data(), L.fmu_r.data()}, {xa_.data(), xb_.data()});
-    mm_.run(L.Fk, xa_.data(), R, D, big_.data(), F);
+    if (v7) {
+        mm_.run(L.Fk, xa_.data(), R, D, big_.data(), F);
+    } else {  // the receptance product runs with the key's
+        mm_.run({{&L.Fk, xa_.data(), D, big_.data(), F}, {&L.Fr, xb_.data(), D, r_.data(), D}}, R);
+    }
     map_inplace(big_.data(), R, F, F, [](__m256 h) {  // relu(h)²
         h = _mm256_max_ps(h, _mm256_setzero_ps());
         return _mm256_mul_ps(h, h);
     });
     mm_.run(L.Fv, big_.data(), R, F, v_.data(), D);
     if (v7) return add_to(x_.data(), v_.data(), R, D);
-    mm_.run(L.Fr, xb_.data(), R, D, r_.data(), D);
     float* x = x_.data();
     const float *v = v_.data(), *rr = r_.data();
     for_rows(R, D, [&](int64_t r) {  // x += sigmoid(r) ⊙ v
@@ -85,6 +89,9 @@ void Runner::forward(State& s, const int32_t* tokens, int64_t T, int32_t batch, 
             throw Error(RWKVB_ERR_INVALID_ARGUMENT, "token " + std::to_string(tokens[i]) + " at position " +
                         std::to_string(i) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
     ensure(R);
+    // profile=1: what no phase below times (embedding rows, token shift, lerps, activations,
+    // residual adds: the elementwise passes) is booked under one name.
+    rwkvb::PhaseRemainder other(prof_, "elementwise and other");
     // Many rows: every parallel loop on OpenMP, whose team the GEMMs keep awake; few rows
     // (decode): our pool (pool.hpp). OpenMP's count is per calling thread, so set it each call.
     par_.use_openmp(R > Matmul::kGemvMaxRows);
@@ -94,22 +101,34 @@ void Runner::forward(State& s, const int32_t* tokens, int64_t T, int32_t batch, 
 
     for (int64_t l = 0; l < c.n_layer; ++l) {
         const Layer& L = m_.layers[size_t(l)];
-        layer_norm(x_.data(), R, D, D, L.ln1_w.data(), L.ln1_b.data(), z_.data(), D);
+        {
+            rwkvb::PhaseTimer timed(prof_, "layer norm");
+            layer_norm(x_.data(), R, D, D, L.ln1_w.data(), L.ln1_b.data(), z_.data(), D);
+        }
         if (c.version == 4) time_mix_v4(L, s, l, B, T);
         else if (c.version == 7) time_mix_v7(L, s, l, B, T);
         else time_mix_v5(L, s, l, B, T);
-        layer_norm(x_.data(), R, D, D, L.ln2_w.data(), L.ln2_b.data(), z_.data(), D);
+        {
+            rwkvb::PhaseTimer timed(prof_, "layer norm");
+            layer_norm(x_.data(), R, D, D, L.ln2_w.data(), L.ln2_b.data(), z_.data(), D);
+        }
         channel_mix(L, s, l, B, T);
     }
 
     if (which == RWKVB_LOGITS_NONE) return;
     if (which == RWKVB_LOGITS_ALL) {
-        layer_norm(x_.data(), R, D, D, m_.ln_out_w.data(), m_.ln_out_b.data(), z_.data(), D);
+        {
+            rwkvb::PhaseTimer timed(prof_, "layer norm");
+            layer_norm(x_.data(), R, D, D, m_.ln_out_w.data(), m_.ln_out_b.data(), z_.data(), D);
+        }
         mm_.run(m_.head, z_.data(), R, D, logits, V);
         return;
     }
     // LAST: the last row of every stream (row stride T·D in x).
-    layer_norm(x_.data() + (T - 1) * D, B, D, T * D, m_.ln_out_w.data(), m_.ln_out_b.data(), z_.data(), D);
+    {
+        rwkvb::PhaseTimer timed(prof_, "layer norm");
+        layer_norm(x_.data() + (T - 1) * D, B, D, T * D, m_.ln_out_w.data(), m_.ln_out_b.data(), z_.data(), D);
+    }
     mm_.run(m_.head, z_.data(), B, D, logits, V);
 }
 

@@ -129,7 +129,11 @@ Model load_model(const rwkvb_model_config& cfg, const rwkvb_tensor* tensors, siz
     const int64_t D = cfg.n_embd, A = cfg.dim_att, F = cfg.dim_ffn, V = cfg.vocab_size;
     const int64_t H = cfg.n_head, N = cfg.head_size;
     const int ver = cfg.version, sub = cfg.subversion;
-    const WType f32 = WType::F32;
+    // LoRA matrices (v6, v7) at the weight dtype for f16/bf16: their products still accumulate
+    // and leave in f32, so the decay stays f32 before its sigmoid/exp (RWKV.md §10.4), and the
+    // harness's cost model counts them at that dtype. With int8 weights they stay f32: rank-32..128
+    // factors are not worth a per-row quantisation of what feeds the decay.
+    const WType lora_t = wt == WType::S8 ? WType::F32 : wt;
 
     // Embedding with ln0 applied once (RWKV.md §1).
     m.emb = T.get("emb.weight", V * D, {V, D});
@@ -192,12 +196,12 @@ Model load_model(const rwkvb_model_config& cfg, const rwkvb_tensor* tensors, siz
             L.mu_v = T.get(a + "time_maa_v", D);
             L.mu_r = T.get(a + "time_maa_r", D);
             L.mu_g = T.get(a + "time_maa_g", D);
-            L.maa_w1 = T.linear(a + "time_maa_w1", D, 5 * Dm, true, f32);
+            L.maa_w1 = T.linear(a + "time_maa_w1", D, 5 * Dm, true, lora_t);
             Vec w2 = T.get(a + "time_maa_w2", 5 * Dm * D, {5, Dm, D});
-            for (int s = 0; s < 5; ++s) L.maa_w2[s] = make_linear(w2.data() + s * Dm * D, D, Dm, true, f32);
+            for (int s = 0; s < 5; ++s) L.maa_w2[s] = make_linear(w2.data() + s * Dm * D, D, Dm, true, lora_t);
             L.decay = T.get(a + "time_decay", A);
-            L.decay_w1 = T.linear(a + "time_decay_w1", D, Dd, true, f32);
-            L.decay_w2 = T.linear(a + "time_decay_w2", Dd, A, true, f32);
+            L.decay_w1 = T.linear(a + "time_decay_w1", D, Dd, true, lora_t);
+            L.decay_w2 = T.linear(a + "time_decay_w2", Dd, A, true, lora_t);
             L.bonus = T.get(a + "time_faaaa", A, {H, N});
             L.Wg = T.linear(a + "gate.weight", A, D, false, wt);
         } else {  // 7
@@ -209,18 +213,18 @@ Model load_model(const rwkvb_model_config& cfg, const rwkvb_tensor* tensors, siz
             L.mu_a = T.get(a + "x_a", D);
             L.mu_g = T.get(a + "x_g", D);
             L.decay = T.get(a + "w0", D);
-            L.w1 = T.linear(a + "w1", D, Dw, true, f32);
-            L.w2 = T.linear(a + "w2", Dw, D, true, f32);
+            L.w1 = T.linear(a + "w1", D, Dw, true, lora_t);
+            L.w2 = T.linear(a + "w2", Dw, D, true, lora_t);
             L.a0 = T.get(a + "a0", D);
-            L.a1 = T.linear(a + "a1", D, Da, true, f32);
-            L.a2 = T.linear(a + "a2", Da, D, true, f32);
+            L.a1 = T.linear(a + "a1", D, Da, true, lora_t);
+            L.a2 = T.linear(a + "a2", Da, D, true, lora_t);
             if (l > 0) {  // block 0's v0/v1/v2 are never used (and may be absent)
                 L.v0 = T.get(a + "v0", D);
-                L.v1 = T.linear(a + "v1", D, Dv, true, f32);
-                L.v2 = T.linear(a + "v2", Dv, D, true, f32);
+                L.v1 = T.linear(a + "v1", D, Dv, true, lora_t);
+                L.v2 = T.linear(a + "v2", Dv, D, true, lora_t);
             }
-            L.g1 = T.linear(a + "g1", D, Dg, true, f32);
-            L.g2 = T.linear(a + "g2", Dg, D, true, f32);
+            L.g1 = T.linear(a + "g1", D, Dg, true, lora_t);
+            L.g2 = T.linear(a + "g2", Dg, D, true, lora_t);
             L.k_k = T.get(a + "k_k", D);
             L.k_a = T.get(a + "k_a", D);
             L.bonus = T.get(a + "r_k", A, {H, N});

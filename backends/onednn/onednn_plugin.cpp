@@ -17,6 +17,7 @@
 struct rwkvb_context {
     int threads = 0;       // 0: OpenMP's default
     int matmul_path = 0;   // 0 auto, 1 own kernels, 2 oneDNN (option "matmul=")
+    std::unique_ptr<rwkvb::PhaseProfile> profile;  // option "profile=1": printed when the context goes
     std::string error;
     std::unique_ptr<rwkvd::Model> model;
     std::unique_ptr<rwkvd::Runner> runner;
@@ -86,7 +87,8 @@ rwkvb_status device_info(int32_t device, rwkvb_device_info* info) {
     });
 }
 
-// "key=value,key=value": threads=N (0 = default), matmul=auto|own|onednn; other keys ignored.
+// "key=value,key=value": threads=N (0 = default), matmul=auto|own|onednn, profile=0|1; other keys
+// ignored (the harness passes every plugin cache_dir=..., which this backend does not need).
 void parse_options(rwkvb_context& c, const char* options) {
     if (!options) return;
     std::string s(options);
@@ -111,6 +113,10 @@ void parse_options(rwkvb_context& c, const char* options) {
             else if (val == "own") c.matmul_path = 1;
             else if (val == "onednn") c.matmul_path = 2;
             else throw rwkvd::Error(RWKVB_ERR_INVALID_ARGUMENT, "option matmul='" + val + "': expected auto, own or onednn");
+        } else if (key == "profile") {
+            if (val != "0" && val != "1")
+                throw rwkvd::Error(RWKVB_ERR_INVALID_ARGUMENT, "option profile='" + val + "': expected 0 or 1");
+            c.profile = val == "1" ? std::make_unique<rwkvb::PhaseProfile>("onednn") : nullptr;
         }
     }
 }
@@ -155,6 +161,7 @@ rwkvb_status load(rwkvb_context* ctx, const rwkvb_model_config* config, const rw
         ctx->runner = std::make_unique<rwkvd::Runner>(*ctx->model);
         ctx->runner->set_threads(ctx->threads);
         ctx->runner->matmul().set_path(ctx->matmul_path);
+        ctx->runner->set_profile(ctx->profile.get());
         ctx->note_peak();
         return RWKVB_OK;
     });

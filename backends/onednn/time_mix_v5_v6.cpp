@@ -31,7 +31,10 @@ void Runner::time_mix_v5(const Layer& L, State& s, int64_t l, int64_t B, int64_t
         float* h = lora_.data();
         map_inplace(h, R, 5 * Dm, 5 * Dm, vm::tanh8);
         float* outs[5] = {xw, xk, xv, xr, xg};
-        for (int sl = 0; sl < 5; ++sl) mm_.run(L.maa_w2[sl], h + sl * Dm, R, 5 * Dm, outs[sl], D);
+        mm_.run({{&L.maa_w2[0], h, 5 * Dm, outs[0], D}, {&L.maa_w2[1], h + Dm, 5 * Dm, outs[1], D},
+                 {&L.maa_w2[2], h + 2 * Dm, 5 * Dm, outs[2], D}, {&L.maa_w2[3], h + 3 * Dm, 5 * Dm, outs[3], D},
+                 {&L.maa_w2[4], h + 4 * Dm, 5 * Dm, outs[4], D}},
+                R);
         const float* mus[5] = {L.mu_w.data(), L.mu_k.data(), L.mu_v.data(), L.mu_r.data(), L.mu_g.data()};
         for_rows(R, D, [&](int64_t row) {
             const int64_t o = row * D;
@@ -43,9 +46,12 @@ void Runner::time_mix_v5(const Layer& L, State& s, int64_t l, int64_t B, int64_t
                 }
             });
         });
-        // Per-token decay w = exp(-exp(d0 + tanh(xw Dw1) Dw2)), in f32 (RWKV.md §10.4).
+        // Per-token decay w = exp(-exp(d0 + tanh(xw Dw1) Dw2)), in f32 (RWKV.md §10.4); its first
+        // product runs with r, k, v and g below.
         const int64_t Dd = c.lora_decay;
-        mm_.run(L.decay_w1, xw, R, D, lora_.data(), Dd);
+        mm_.run({{&L.Wr, xr, D, r_.data(), A}, {&L.Wk, xk, D, k_.data(), A}, {&L.Wv, xv, D, v_.data(), A},
+                 {&L.Wg, xg, D, g_.data(), A}, {&L.decay_w1, xw, D, lora_.data(), Dd}},
+                R);
         map_inplace(lora_.data(), R, Dd, Dd, vm::tanh8);
         mm_.run(L.decay_w2, lora_.data(), R, Dd, w_.data(), A);
         float* w = w_.data();
@@ -57,23 +63,29 @@ void Runner::time_mix_v5(const Layer& L, State& s, int64_t l, int64_t B, int64_t
             });
         });
     }
-    mm_.run(L.Wr, xr, R, D, r_.data(), A);
-    mm_.run(L.Wk, xk, R, D, k_.data(), A);
-    mm_.run(L.Wv, xv, R, D, v_.data(), A);
+    if (!v6)  // v6 ran these with its decay's first product
+        mm_.run({{&L.Wr, xr, D, r_.data(), A}, {&L.Wk, xk, D, k_.data(), A}, {&L.Wv, xv, D, v_.data(), A},
+                 {&L.Wg, xg, D, g_.data(), A}},  // Wg is empty (skipped) without a gate
+                R);
     if (gate) {
-        mm_.run(L.Wg, xg, R, D, g_.data(), A);
         map_inplace(g_.data(), R, A, A, [](__m256 v) { return _mm256_mul_ps(v, vm::sigmoid8(v)); });  // SiLU
     }
 
-    par_.run(B * H, [&](int64_t bh) {
-        const int64_t b = bh / H, h = bh % H;
-        float* S = s.stream_layer(int32_t(b), l, c.n_layer) + D + h * N * N;
-        const int64_t o = b * T * A + h * N;
-        const float* w = v6 ? w_.data() + o : L.decay.data() + h * N;
-        wkv5_head(T, N, r_.data() + o, k_.data() + o, v_.data() + o, A, w, v6 ? A : 0,
-                  L.bonus.data() + h * N, S, y_.data() + o);
-    });
-    group_norm(y_.data(), R, H, N, L.lnx_w.data(), L.lnx_b.data(), 64e-5f);
+    {
+        rwkvb::PhaseTimer timed(prof_, "wkv v5/v6");
+        par_.run(B * H, [&](int64_t bh) {
+            const int64_t b = bh / H, h = bh % H;
+            float* S = s.stream_layer(int32_t(b), l, c.n_layer) + D + h * N * N;
+            const int64_t o = b * T * A + h * N;
+            const float* w = v6 ? w_.data() + o : L.decay.data() + h * N;
+            wkv5_head(T, N, r_.data() + o, k_.data() + o, v_.data() + o, A, w, v6 ? A : 0,
+                      L.bonus.data() + h * N, S, y_.data() + o);
+        });
+    }
+    {
+        rwkvb::PhaseTimer timed(prof_, "group norm");
+        group_norm(y_.data(), R, H, N, L.lnx_w.data(), L.lnx_b.data(), 64e-5f);
+    }
     float* y = y_.data();
     if (gate) {
         const float* g = g_.data();

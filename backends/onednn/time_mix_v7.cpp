@@ -22,16 +22,22 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     lerps<6>(z, dz, R, D, {L.mu_r.data(), L.mu_w.data(), L.mu_k.data(), L.mu_v.data(), L.mu_a.data(), L.mu_g.data()},
              {xr, xw, xk, xv, xa, xg});
     float *r = r_.data(), *k = k_.data(), *v = v_.data(), *w = w_.data(), *a = a_.data(), *g = g_.data();
-    float *lo = lora_.data(), *y = y_.data();
-    mm_.run(L.Wr, xr, R, D, r, D);
-    mm_.run(L.Wk, xk, R, D, k, D);
-    mm_.run(L.Wv, xv, R, D, v, D);
+    float* y = y_.data();
+    // The four LoRA intermediates side by side in one row of width Lw: decay, ICLR, gate, value.
+    const int64_t Dw = c.lora_decay, Da = c.lora_iclr, Dv = c.lora_value, Dg = c.lora_gate, Lw = Dw + Da + Dg + Dv;
+    float *lw = lora_.data(), *la = lw + Dw, *lg = la + Da, *lv = lg + Dg;
+    // Layer 0 keeps its own v (no value residual), so its v1/v2 are not used.
+    const Linear none;
+    const Linear &v1 = l == 0 ? none : L.v1, &v2 = l == 0 ? none : L.v2;
+    float* vmix = xr;  // (xv V1) V2 goes where xr was, once r is computed
+    mm_.run({{&L.Wr, xr, D, r, D}, {&L.Wk, xk, D, k, D}, {&L.Wv, xv, D, v, D}, {&L.w1, xw, D, lw, Lw},
+             {&L.a1, xa, D, la, Lw}, {&L.g1, xg, D, lg, Lw}, {&v1, xv, D, lv, Lw}},
+            R);
+    map_inplace(lw, R, Dw, Lw, vm::tanh8);
+    map_inplace(lg, R, Dg, Lw, vm::sigmoid8);
+    mm_.run({{&L.w2, lw, Lw, w, D}, {&L.a2, la, Lw, a, D}, {&L.g2, lg, Lw, g, D}, {&v2, lv, Lw, vmix, D}}, R);
 
     // Decay: w = exp(-0.606531·sigmoid(w0 + tanh(xw W1) W2)) — the official constant (RWKV.md §5.2).
-    const int64_t Dw = c.lora_decay, Da = c.lora_iclr, Dv = c.lora_value, Dg = c.lora_gate;
-    mm_.run(L.w1, xw, R, D, lo, Dw);
-    map_inplace(lo, R, Dw, Dw, vm::tanh8);
-    mm_.run(L.w2, lo, R, Dw, w, D);
     for_rows(R, D, [&](int64_t row) {
         float* p = w + row * D;
         vm::span8(D, [&](int64_t i, auto io) {
@@ -40,31 +46,23 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
         });
     });
     // In-context learning rate a = sigmoid(a0 + (xa A1) A2).
-    mm_.run(L.a1, xa, R, D, lo, Da);
-    mm_.run(L.a2, lo, R, Da, a, D);
     for_rows(R, D, [&](int64_t row) {
         float* p = a + row * D;
         vm::span8(D, [&](int64_t i, auto io) {
             io.st(p + i, vm::sigmoid8(_mm256_add_ps(io.ld(L.a0.data() + i), io.ld(p + i))));
         });
     });
-    // Output gate g = sigmoid(xg G1) G2.
-    mm_.run(L.g1, xg, R, D, lo, Dg);
-    map_inplace(lo, R, Dg, Dg, vm::sigmoid8);
-    mm_.run(L.g2, lo, R, Dg, g, D);
-    // Value residual: layer 0 keeps its v; later layers mix towards it.
+    // Output gate g = sigmoid(xg G1) G2: computed above. Value residual: layer 0 keeps its v;
+    // later layers mix towards it.
     if (l == 0) {
         std::memcpy(vfirst_.data(), v, size_t(R * D) * sizeof(float));
     } else {
-        float* vm_ = xr;  // xr is consumed; reuse it for (xv V1) V2
-        mm_.run(L.v1, xv, R, D, lo, Dv);
-        mm_.run(L.v2, lo, R, Dv, vm_, D);
         const float* vf = vfirst_.data();
         for_rows(R, D, [&](int64_t row) {
             const int64_t o = row * D;
             vm::span8(D, [&](int64_t i, auto io) {
                 const __m256 vv = io.ld(v + o + i);
-                const __m256 mix = vm::sigmoid8(_mm256_add_ps(io.ld(L.v0.data() + i), io.ld(vm_ + o + i)));
+                const __m256 mix = vm::sigmoid8(_mm256_add_ps(io.ld(L.v0.data() + i), io.ld(vmix + o + i)));
                 io.st(v + o + i, _mm256_fmadd_ps(_mm256_sub_ps(io.ld(vf + o + i), vv), mix, vv));
             });
         });
@@ -93,13 +91,19 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
         }
     });
 
-    par_.run(B * H, [&](int64_t bh) {
-        const int64_t b = bh / H, h = bh % H;
-        float* S = s.stream_layer(int32_t(b), l, c.n_layer) + D + h * N * N;
-        const int64_t o = b * T * D + h * N;
-        wkv7_head(T, N, r + o, w + o, k + o, v + o, alpha + o, beta + o, D, S, y + o);
-    });
-    group_norm(y, R, H, N, L.lnx_w.data(), L.lnx_b.data(), 64e-5f);
+    {
+        rwkvb::PhaseTimer timed(prof_, "wkv v7");
+        par_.run(B * H, [&](int64_t bh) {
+            const int64_t b = bh / H, h = bh % H;
+            float* S = s.stream_layer(int32_t(b), l, c.n_layer) + D + h * N * N;
+            const int64_t o = b * T * D + h * N;
+            wkv7_head(T, N, r + o, w + o, k + o, v + o, alpha + o, beta + o, D, S, y + o);
+        });
+    }
+    {
+        rwkvb::PhaseTimer timed(prof_, "group norm");
+        group_norm(y, R, H, N, L.lnx_w.data(), L.lnx_b.data(), 64e-5f);
+    }
     // Bonus (after GN): y_h += (Σ_j r_j k̃_j r_k[h][j]) v_h; then the gate.
     for_rows(R, D, [&](int64_t row) {
         for (int64_t h = 0; h < H; ++h) {

@@ -26,7 +26,7 @@ Engine::Engine(const DeviceEntry& dev, const Options& opt) : dev_(dev), opt_(opt
     facts_ = device_facts(dev);
     ctx_ = cl::Context(dev.device);
     queue_ = cl::CommandQueue(ctx_, dev.device);
-    if (opt.profile) profile_ = std::make_unique<Profile>();
+    if (opt.profile) profile_ = std::make_unique<PhaseProfile>("opencl");
     sz_ = choose_sizes(facts_, opt);
 }
 

@@ -6,7 +6,7 @@
 #include "cl_common.hpp"
 #include "devices.hpp"
 #include "options.hpp"
-#include "profile.hpp"
+#include "phase_profile.hpp"
 #include "sizes.hpp"
 
 #include <rwkvbench/backend.h>
@@ -111,7 +111,7 @@ private:
     cl::Context ctx_;
     cl::CommandQueue queue_;
     Kernels k_;
-    std::unique_ptr<Profile> profile_;  // profile=1
+    std::unique_ptr<PhaseProfile> profile_;  // profile=1 (phase_profile.hpp)
 
     rwkvb_model_config cfg_{};
     int weight_dtype_ = RWKVB_F32;

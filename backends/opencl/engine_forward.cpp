@@ -152,9 +152,12 @@ void Engine::matmuls(std::initializer_list<Job> jobs, int M) {
 
 void Engine::layernorm(const cl::Buffer& x, int in_stride, int in_off, const cl::Buffer& y, const cl::Buffer& g,
                        const cl::Buffer& b, int rows) {
-    launch(k_.layernorm, cl::NDRange(static_cast<size_t>(rows) * sz_.wg), cl::NDRange(sz_.wg), x,
+    // In place (ln0 on the embedding rows) a row's groups would overwrite what the others still
+    // read for the moments: one group per row then.
+    const int split = x() == y() ? 1 : sz_.norm_split(rows, cfg_.n_embd);
+    launch(k_.layernorm, cl::NDRange(static_cast<size_t>(rows) * split * sz_.wg), cl::NDRange(sz_.wg), x,
            static_cast<cl_int>(in_stride), static_cast<cl_int>(in_off), y, g, b, static_cast<cl_int>(cfg_.n_embd),
-           LN_EPS);
+           LN_EPS, static_cast<cl_int>(split));
 }
 
 void Engine::ln_mix(int l, DeviceState* s, bool att, int T, int B, int n_mix, bool keep_z) {
@@ -168,10 +171,11 @@ void Engine::ln_mix(int l, DeviceState* s, bool att, int T, int B, int n_mix, bo
     cl::Buffer& state_out = T == 1 ? state : w["zlast"];
     cl::Buffer& z = keep_z ? w["z"] : w["m0"];  // not written unless keep_z
     cl::Buffer& dz = keep_z ? w["dz"] : w["m0"];
-    launch(k_.ln_mix, cl::NDRange(static_cast<size_t>(M) * sz_.wg), cl::NDRange(sz_.wg), w["x"], L.v[ln + "weight"],
+    const int split = sz_.norm_split(M, D);
+    launch(k_.ln_mix, cl::NDRange(static_cast<size_t>(M) * split * sz_.wg), cl::NDRange(sz_.wg), w["x"], L.v[ln + "weight"],
            L.v[ln + "bias"], LN_EPS, state, state_out, static_cast<cl_int>(T), static_cast<cl_int>(D), mu,
            static_cast<cl_int>(n_mix), w["m0"], w["m1"], w["m2"], w["m3"], w["m4"], w["m5"],
-           static_cast<cl_int>(keep_z ? 1 : 0), z, dz);
+           static_cast<cl_int>(keep_z ? 1 : 0), z, dz, static_cast<cl_int>(split));
     if (T > 1) queue_.enqueueCopyBuffer(state_out, state, 0, 0, static_cast<size_t>(B) * D * 4);
 }
 

@@ -60,6 +60,8 @@ Options parse_options(const char* text) {
                 throw PluginError(RWKVB_ERR_INVALID_ARGUMENT, "option gemv=" + value + ": expected row or group");
         } else if (key == "gemv_rows") {
             o.gemv_max_rows = parse_int(key, value, 1, 1 << 20);
+        } else if (key == "ln_split") {
+            o.ln_split = parse_int(key, value, 1, 1 << 16);
         } else if (key == "cache_dir") {
             if (value.empty())
                 throw PluginError(RWKVB_ERR_INVALID_ARGUMENT, "option cache_dir=: empty path");

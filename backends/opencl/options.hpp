@@ -13,11 +13,12 @@ struct Options {
     enum class Gemv { Auto, Row, Group };
     Gemv gemv = Gemv::Auto;  // gemv=row (a work-item per 4 weight rows) | group (a work-group per row)
     int gemv_max_rows = 0;   // rows (streams × tokens) up to which gemv is used; 0 = default
+    int ln_split = 0;        // work-groups per row of the LayerNorms; 0 = per device and row count
     // Program binary cache directory. The plugin has no default of its own: the harness passes
     // cache_dir=<its cache directory>/opencl; without the option nothing is cached.
     std::string cache_dir;
     bool no_cache = false;   // cache=0 turns the binary cache off
-    bool profile = false;    // profile=1: per-kernel times on stderr at destroy (profile.hpp)
+    bool profile = false;    // profile=1: per-kernel times on stderr at destroy (../common/phase_profile.hpp)
 };
 
 // Throws PluginError(INVALID_ARGUMENT) naming the option on a bad value.

@@ -39,7 +39,15 @@ Sizes choose_sizes(const DeviceFacts& f, const Options& opt) {
     // CPUs stream whole weight rows per work-item; GPUs need neighbouring items on neighbouring
     // weights: a work-group per row.
     s.gemv_group = opt.gemv == Options::Gemv::Auto ? !f.is_cpu : opt.gemv == Options::Gemv::Group;
+    s.ln_split = opt.ln_split;
+    s.compute_units = static_cast<int>(std::max<cl_uint>(1, f.compute_units));
     return s;
+}
+
+int Sizes::norm_split(int rows, int D) const {
+    const int most = std::max(1, (D + wg - 1) / wg);
+    if (ln_split) return std::min(ln_split, most);
+    return std::clamp(2 * compute_units / std::max(rows, 1), 1, most);
 }
 
 std::string build_options(const Sizes& s, int head, bool weight_f16) {

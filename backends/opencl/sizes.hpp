@@ -16,6 +16,11 @@ struct Sizes {
     int vec = 8;             // floats per vector load (gemv rows variant, gemm)
     int gemv_rows = 4;       // rows up to which products use gemv_jobs, gemm above
     bool gemv_group = false; // a work-group per weight row (GPUs) instead of 4 rows per item
+    int ln_split = 0;        // work-groups per row of a LayerNorm (0: enough to fill the device)
+    int compute_units = 1;
+    // Work-groups per row for a LayerNorm over `rows` rows of D channels: enough groups for two
+    // per compute unit, never a slice under WG channels.
+    int norm_split(int rows, int D) const;
 };
 
 // Throws PluginError(INVALID_ARGUMENT) when an option exceeds the device's limits.

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <random>
@@ -299,6 +300,15 @@ std::unique_ptr<Synth> make_preset(int version) {
     return s;
 }
 
+// RWKVB_BENCH_PROFILE=1: the plugin's profile=1 table (phase_profile.hpp) over every BM_Model
+// step of the run, on stderr at exit.
+rwkvb::PhaseProfile* bench_profile() {
+    static const char* on = std::getenv("RWKVB_BENCH_PROFILE");
+    static const auto profile =
+        on && std::string(on) == "1" ? std::make_unique<rwkvb::PhaseProfile>("onednn") : nullptr;
+    return profile.get();
+}
+
 // Cached per (version, dtype), all at once (≈ 3.5 GB for both presets × 4 dtypes), so that
 // --benchmark_enable_random_interleaving can alternate dtypes without reloading. The random
 // source weights are dropped after conversion.
@@ -319,6 +329,7 @@ Loaded& loaded(int version, WType t) {
     l.matrix_elems = synth->matrix_elems;
     l.model = std::make_unique<Model>(load_model(synth->cfg, synth->tensors.data(), synth->tensors.size(), t));
     l.runner = std::make_unique<Runner>(*l.model);
+    l.runner->set_profile(bench_profile());
     return cache.emplace(key, std::move(l)).first->second;
 }
 

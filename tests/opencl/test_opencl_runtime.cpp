@@ -133,8 +133,9 @@ TEST(OpenclBinaryCache, WrittenReusedAndRepaired) {
 // Options: overrides give the same numbers; bad values are one-line errors.
 TEST(OpenclOptions, OverridesAndBadValues) {
     const GoldenCase f = load_case("rwkv6-tiny");
-    for (const char* opt : {"wg=16,tile=1x1,gemv_rows=1,gemv=group", "wg=64,vec=4,gemv=group" /* a GPU's sizes */,
-                            "wg=128,tile=3x4,gemv_rows=64,gemv=row,threads=7,unknown=1"}) {
+    for (const char* opt : {"wg=16,tile=1x1,gemv_rows=1,gemv=group,ln_split=3" /* uneven row slices */,
+                            "wg=64,vec=4,gemv=group" /* a GPU's sizes */,
+                            "wg=128,tile=3x4,gemv_rows=64,gemv=row,threads=7,unknown=1,ln_split=1"}) {
         Session s(opencl_plugin(), 0, test_options(opt));
         s.load(f.config, f.model->tensors(), DType::F32);
         rwkvb_state* st = s.new_state(1);
@@ -151,7 +152,7 @@ TEST(OpenclOptions, OverridesAndBadValues) {
         s.free_state(st);
     }
     auto p = opencl_plugin();
-    for (const char* bad : {"wg=3", "wg=abc", "tile=4", "tile=0x2", "cache_dir=", "gemv=fast"}) {
+    for (const char* bad : {"wg=3", "wg=abc", "tile=4", "tile=0x2", "cache_dir=", "gemv=fast", "ln_split=0"}) {
         rwkvb_context* ctx = nullptr;
         EXPECT_EQ(p->table().create(0, bad, &ctx), RWKVB_ERR_INVALID_ARGUMENT) << bad;
         EXPECT_EQ(ctx, nullptr);
