@@ -87,6 +87,22 @@ void Matmul::gemm(const float* w, int64_t n, int64_t k, const float* x, int64_t 
     it->second.execute(strm_, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
 }
 
+namespace {
+
+// profile=1's name for a group: "matmul 3×768x768 f16 + 64x768 f16" (runs of one shape counted).
+std::string group_label(const Linear* const* ws, int64_t n) {
+    std::string label = "matmul";
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i;
+        while (j < n && ws[j]->label == ws[i]->label) ++j;
+        label += (i ? " + " : " ") + (j - i > 1 ? std::to_string(j - i) + "×" : std::string()) + ws[i]->label;
+        i = j;
+    }
+    return label;
+}
+
+}  // namespace
+
 void Matmul::run(std::initializer_list<Product> products, int64_t m) {
     if (m <= 0) return;
     if (!ours(m)) {
@@ -95,7 +111,7 @@ void Matmul::run(std::initializer_list<Product> products, int64_t m) {
     }
     GemvTask tasks[kMaxGemvGroup];
     int64_t n = 0;
-    std::string label;  // profile=1 only: the group's shapes
+    const Linear* ws[kMaxGemvGroup];
     for (const Product& p : products) {
         if (p.w->n == 0) continue;
         if (n == kMaxGemvGroup) throw Error(RWKVB_ERR_INTERNAL, "Matmul::run: more than kMaxGemvGroup products");
@@ -104,8 +120,9 @@ void Matmul::run(std::initializer_list<Product> products, int64_t m) {
                            : w.type == WType::S8 ? static_cast<const void*>(w.q8.data())
                                                  : static_cast<const void*>(w.h16.data());
         tasks[n++] = {w.type, data, w.type == WType::S8 ? w.scale.data() : nullptr, w.n, w.k, p.x, m, p.ldx, p.y, p.ldy};
-        if (prof_) label += (label.empty() ? "matmul " : " + ") + w.label;
+        ws[n - 1] = &w;
     }
+    const std::string label = prof_ ? group_label(ws, n) : std::string();
     rwkvb::PhaseTimer timed(prof_, label.c_str());
     gemv_group(par_, tasks, n);
 }

@@ -41,12 +41,14 @@ Sizes choose_sizes(const DeviceFacts& f, const Options& opt) {
     s.gemv_group = opt.gemv == Options::Gemv::Auto ? !f.is_cpu : opt.gemv == Options::Gemv::Group;
     s.ln_split = opt.ln_split;
     s.compute_units = static_cast<int>(std::max<cl_uint>(1, f.compute_units));
+    s.cpu = f.is_cpu;
     return s;
 }
 
 int Sizes::norm_split(int rows, int D) const {
     const int most = std::max(1, (D + wg - 1) / wg);
     if (ln_split) return std::min(ln_split, most);
+    if (cpu) return 1;
     return std::clamp(2 * compute_units / std::max(rows, 1), 1, most);
 }
 

@@ -16,10 +16,12 @@ struct Sizes {
     int vec = 8;             // floats per vector load (gemv rows variant, gemm)
     int gemv_rows = 4;       // rows up to which products use gemv_jobs, gemm above
     bool gemv_group = false; // a work-group per weight row (GPUs) instead of 4 rows per item
-    int ln_split = 0;        // work-groups per row of a LayerNorm (0: enough to fill the device)
+    int ln_split = 0;        // work-groups per row of a LayerNorm (0: per device, see norm_split)
     int compute_units = 1;
-    // Work-groups per row for a LayerNorm over `rows` rows of D channels: enough groups for two
-    // per compute unit, never a slice under WG channels.
+    bool cpu = false;
+    // Work-groups per row for a LayerNorm over `rows` rows of D channels: on a GPU enough groups
+    // for two per compute unit, never a slice under WG channels; on a CPU one (PoCL decode ran 3%
+    // slower with 4: its groups are tasks, and each repeats the row's moments).
     int norm_split(int rows, int D) const;
 };
 

@@ -70,6 +70,35 @@ TEST(OnednnAbi, RejectsBadInputWithAMessage) {
     b.destroy(ctx);
 }
 
+// profile=1 prints a table of phases when the context goes; the logits are the same as without it.
+TEST(OnednnAbi, ProfileOptionPrintsWhereTimeWent) {
+    const auto& b = be();
+    Fixture f = open_fixture("rwkv7-tiny");
+    rwkvb_context* ctx = nullptr;
+    EXPECT_EQ(b.create(0, "profile=yes", &ctx), RWKVB_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(b.last_error(nullptr)).find("profile"), std::string::npos);
+    std::vector<float> plain(size_t(f.V)), profiled(size_t(f.V));
+    for (const char* opt : {"threads=2", "threads=2,profile=1"}) {
+        testing::internal::CaptureStderr();
+        ASSERT_EQ(b.create(0, opt, &ctx), RWKVB_OK);
+        ASSERT_EQ(b.load(ctx, &f.config, f.tensors.data(), f.tensors.size(), RWKVB_F32), RWKVB_OK) << b.last_error(ctx);
+        rwkvb_state* st = nullptr;
+        ASSERT_EQ(b.state_new(ctx, 1, &st), RWKVB_OK);
+        float* out = std::strstr(opt, "profile") ? profiled.data() : plain.data();
+        for (int t = 0; t < 3; ++t) ASSERT_EQ(b.forward(ctx, st, &f.tokens[size_t(t)], 1, 1, out, RWKVB_LOGITS_LAST), RWKVB_OK);
+        b.state_free(ctx, st);
+        b.destroy(ctx);
+        const std::string err = testing::internal::GetCapturedStderr();
+        if (!std::strstr(opt, "profile")) {
+            EXPECT_EQ(err.find("onednn profile"), std::string::npos) << err;
+            continue;
+        }
+        for (const char* phase : {"onednn profile: phase", "matmul ", "wkv v7", "layer norm", "group norm", "elementwise and other"})
+            EXPECT_NE(err.find(phase), std::string::npos) << phase << " missing from:\n" << err;
+    }
+    EXPECT_EQ(plain, profiled);
+}
+
 TEST(OnednnAbi, StateExportAndMemory) {
     const auto& b = be();
     for (const char* name : {"rwkv4-tiny", "rwkv7-tiny"}) {
