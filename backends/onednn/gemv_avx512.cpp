@@ -63,12 +63,15 @@ inline void tile(const typename L::T* w, int64_t k, const float* xp, const float
     // With several rows of x the lines go to L2 only (T1): in L1 they pushed out the packed x
     // the tile re-reads (24 KB at M = 8), and M = 8 ran 5-15% slower (BM_Linear, T0 against T1
     // alternated); at M = 1 the x row is small and T0 measured as good or better.
-    constexpr _mm_hint hint = MT > 1 ? _MM_HINT_T1 : _MM_HINT_T0;
     const typename L::T* next = w + 16 * k;
     int64_t i = 0;
     for (; i + 16 <= k; i += 16, xp += MT * 16) {
         if (per_line <= 16 || i % per_line == 0)
-            for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(next + r * k + i), hint);
+            for (int r = 0; r < R; ++r) {
+                const char* p = reinterpret_cast<const char*>(next + r * k + i);
+                if constexpr (MT > 1) _mm_prefetch(p, _MM_HINT_T1);  // two calls: clang has no hint type
+                else _mm_prefetch(p, _MM_HINT_T0);
+            }
         __m512 wv[R];
         for (int r = 0; r < R; ++r) wv[r] = L::load16(w + r * k + i);
         for (int m = 0; m < MT; ++m) {

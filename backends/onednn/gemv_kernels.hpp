@@ -11,7 +11,8 @@
 namespace rwkvd {
 
 // One product y = x·Wᵀ of a group (W [n][k] of `type`: `w` points at f32, f16/bf16 bits or
-// int8; `scale` one f32 per row for int8, else null), x: m ≤ 8 rows (stride ldx).
+// int8; `scale` one f32 per row for int8, else null), x: m rows (stride ldx); decode has m ≤ 8,
+// more come only when matmul=own forces these kernels on a prefill.
 struct GemvTask {
     WType type = WType::F32;
     const void* w = nullptr;

@@ -91,7 +91,7 @@ private:
     int64_t cap_rows_ = 0;
     // Row-major [rows][width] scratch; names follow RWKV.md.
     Buffer<float> x_, z_, dz_, xa_, xb_, xc_, xd_, xe_, xf_;
-    Buffer<float> r_, k_, v_, g_, w_, y_, a_, kk_, vfirst_, big_, lora_, lora2_;
+    Buffer<float> r_, k_, v_, g_, w_, y_, a_, kk_, vfirst_, big_, lora_;
 };
 
 }  // namespace rwkvd

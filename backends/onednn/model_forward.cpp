@@ -24,12 +24,11 @@ void Runner::ensure(int64_t rows) {
         b->resize(size_t(rows * w));
     big_.resize(size_t(rows * c.dim_ffn));
     lora_.resize(size_t(rows * lora));
-    lora2_.resize(size_t(rows * lora));
     cap_rows_ = rows;
 }
 
 uint64_t Runner::workspace_bytes() const {
-    uint64_t b = mm_.workspace_bytes() + big_.bytes() + lora_.bytes() + lora2_.bytes();
+    uint64_t b = mm_.workspace_bytes() + big_.bytes() + lora_.bytes();
     for (const Buffer<float>* p : {&x_, &z_, &dz_, &xa_, &xb_, &xc_, &xd_, &xe_, &xf_, &r_, &k_, &v_, &g_,
                                    &w_, &y_, &a_, &kk_, &vfirst_})
         b += p->bytes();
@@ -41,7 +40,7 @@ void Runner::shift(State& s, int64_t l, int64_t B, int64_t T, int64_t state_off)
     const float* z = z_.data();
     float* dz = dz_.data();
     // Row r = b·T + t takes its previous row from z (t > 0) or from the stream's state (t = 0).
-    for_rows(B * T, D, [&](int64_t r) {
+    for_rows(par_, B * T, D, [&](int64_t r) {
         const int64_t b = r / T, t = r % T;
         const float* prev = t ? z + (r - 1) * D : s.stream_layer(int32_t(b), l, L) + state_off;
         vm::span8(D, [&](int64_t i, auto io) {
@@ -57,23 +56,23 @@ void Runner::channel_mix(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     shift(s, l, B, T, D + s.wkv_floats);
     const bool v7 = m_.cfg.version == 7;  // no receptance: the key's lerp alone
     if (v7)
-        lerp(z_.data(), dz_.data(), L.fmu_k.data(), R, D, xa_.data());
+        lerp(par_, z_.data(), dz_.data(), L.fmu_k.data(), R, D, xa_.data());
     else
-        lerps<2>(z_.data(), dz_.data(), R, D, {L.fmu_k.data(), L.fmu_r.data()}, {xa_.data(), xb_.data()});
+        lerps<2>(par_, z_.data(), dz_.data(), R, D, {L.fmu_k.data(), L.fmu_r.data()}, {xa_.data(), xb_.data()});
     if (v7) {
         mm_.run(L.Fk, xa_.data(), R, D, big_.data(), F);
     } else {  // the receptance product runs with the key's
         mm_.run({{&L.Fk, xa_.data(), D, big_.data(), F}, {&L.Fr, xb_.data(), D, r_.data(), D}}, R);
     }
-    map_inplace(big_.data(), R, F, F, [](__m256 h) {  // relu(h)²
+    map_inplace(par_, big_.data(), R, F, F, [](__m256 h) {  // relu(h)²
         h = _mm256_max_ps(h, _mm256_setzero_ps());
         return _mm256_mul_ps(h, h);
     });
     mm_.run(L.Fv, big_.data(), R, F, v_.data(), D);
-    if (v7) return add_to(x_.data(), v_.data(), R, D);
+    if (v7) return add_to(par_, x_.data(), v_.data(), R, D);
     float* x = x_.data();
     const float *v = v_.data(), *rr = r_.data();
-    for_rows(R, D, [&](int64_t r) {  // x += sigmoid(r) ⊙ v
+    for_rows(par_, R, D, [&](int64_t r) {  // x += sigmoid(r) ⊙ v
         const int64_t o = r * D;
         vm::span8(D, [&](int64_t i, auto io) {
             io.st(x + o + i, _mm256_fmadd_ps(vm::sigmoid8(io.ld(rr + o + i)), io.ld(v + o + i), io.ld(x + o + i)));

@@ -14,7 +14,7 @@ void Runner::time_mix_v4(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     shift(s, l, B, T, 0);
     const float *z = z_.data(), *dz = dz_.data();
     float *xk = xa_.data(), *xv = xb_.data(), *xr = xc_.data();
-    lerps<3>(z, dz, R, D, {L.mu_k.data(), L.mu_v.data(), L.mu_r.data()}, {xk, xv, xr});
+    lerps<3>(par_, z, dz, R, D, {L.mu_k.data(), L.mu_v.data(), L.mu_r.data()}, {xk, xv, xr});
     mm_.run({{&L.Wk, xk, D, k_.data(), A}, {&L.Wv, xv, D, v_.data(), A}, {&L.Wr, xr, D, r_.data(), A}}, R);
 
     // Channels are independent: split them across threads (and streams), each scanning T.
@@ -30,14 +30,14 @@ void Runner::time_mix_v4(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     }
     float* y = y_.data();
     const float* r = r_.data();
-    for_rows(R, A, [&](int64_t row) {  // y ⊙= sigmoid(r)
+    for_rows(par_, R, A, [&](int64_t row) {  // y ⊙= sigmoid(r)
         const int64_t o = row * A;
         vm::span8(A, [&](int64_t i, auto io) {
             io.st(y + o + i, _mm256_mul_ps(io.ld(y + o + i), vm::sigmoid8(io.ld(r + o + i))));
         });
     });
     mm_.run(L.Wo, y, R, A, xa_.data(), D);
-    add_to(x_.data(), xa_.data(), R, D);
+    add_to(par_, x_.data(), xa_.data(), R, D);
 }
 
 }  // namespace rwkvd

@@ -20,23 +20,23 @@ void Runner::time_mix_v5(const Layer& L, State& s, int64_t l, int64_t B, int64_t
 
     if (!v6) {
         if (gate)
-            lerps<4>(z, dz, R, D, {L.mu_k.data(), L.mu_v.data(), L.mu_r.data(), L.mu_g.data()}, {xk, xv, xr, xg});
+            lerps<4>(par_, z, dz, R, D, {L.mu_k.data(), L.mu_v.data(), L.mu_r.data(), L.mu_g.data()}, {xk, xv, xr, xg});
         else
-            lerps<3>(z, dz, R, D, {L.mu_k.data(), L.mu_v.data(), L.mu_r.data()}, {xk, xv, xr});
+            lerps<3>(par_, z, dz, R, D, {L.mu_k.data(), L.mu_v.data(), L.mu_r.data()}, {xk, xv, xr});
     } else {
         // ξ = z + Δ⊙μx; h = tanh(ξ W1); m_s = h_s W2_s; x∘ = z + Δ⊙(μ∘ + m_∘), slots w,k,v,r,g.
         const int64_t Dm = c.lora_maa;
-        lerp(z, dz, L.mu_x.data(), R, D, xf_.data());
+        lerp(par_, z, dz, L.mu_x.data(), R, D, xf_.data());
         mm_.run(L.maa_w1, xf_.data(), R, D, lora_.data(), 5 * Dm);
         float* h = lora_.data();
-        map_inplace(h, R, 5 * Dm, 5 * Dm, vm::tanh8);
+        map_inplace(par_, h, R, 5 * Dm, 5 * Dm, vm::tanh8);
         float* outs[5] = {xw, xk, xv, xr, xg};
         mm_.run({{&L.maa_w2[0], h, 5 * Dm, outs[0], D}, {&L.maa_w2[1], h + Dm, 5 * Dm, outs[1], D},
                  {&L.maa_w2[2], h + 2 * Dm, 5 * Dm, outs[2], D}, {&L.maa_w2[3], h + 3 * Dm, 5 * Dm, outs[3], D},
                  {&L.maa_w2[4], h + 4 * Dm, 5 * Dm, outs[4], D}},
                 R);
         const float* mus[5] = {L.mu_w.data(), L.mu_k.data(), L.mu_v.data(), L.mu_r.data(), L.mu_g.data()};
-        for_rows(R, D, [&](int64_t row) {
+        for_rows(par_, R, D, [&](int64_t row) {
             const int64_t o = row * D;
             vm::span8(D, [&](int64_t i, auto io) {
                 const __m256 zz = io.ld(z + o + i), d = io.ld(dz + o + i);
@@ -52,10 +52,10 @@ void Runner::time_mix_v5(const Layer& L, State& s, int64_t l, int64_t B, int64_t
         mm_.run({{&L.Wr, xr, D, r_.data(), A}, {&L.Wk, xk, D, k_.data(), A}, {&L.Wv, xv, D, v_.data(), A},
                  {&L.Wg, xg, D, g_.data(), A}, {&L.decay_w1, xw, D, lora_.data(), Dd}},
                 R);
-        map_inplace(lora_.data(), R, Dd, Dd, vm::tanh8);
+        map_inplace(par_, lora_.data(), R, Dd, Dd, vm::tanh8);
         mm_.run(L.decay_w2, lora_.data(), R, Dd, w_.data(), A);
         float* w = w_.data();
-        for_rows(R, A, [&](int64_t row) {
+        for_rows(par_, R, A, [&](int64_t row) {
             float* p = w + row * A;
             vm::span8(A, [&](int64_t i, auto io) {
                 const __m256 e = vm::exp8(_mm256_add_ps(io.ld(L.decay.data() + i), io.ld(p + i)));
@@ -68,7 +68,7 @@ void Runner::time_mix_v5(const Layer& L, State& s, int64_t l, int64_t B, int64_t
                  {&L.Wg, xg, D, g_.data(), A}},  // Wg is empty (skipped) without a gate
                 R);
     if (gate) {
-        map_inplace(g_.data(), R, A, A, [](__m256 v) { return _mm256_mul_ps(v, vm::sigmoid8(v)); });  // SiLU
+        map_inplace(par_, g_.data(), R, A, A, [](__m256 v) { return _mm256_mul_ps(v, vm::sigmoid8(v)); });  // SiLU
     }
 
     {
@@ -89,13 +89,13 @@ void Runner::time_mix_v5(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     float* y = y_.data();
     if (gate) {
         const float* g = g_.data();
-        for_rows(R, A, [&](int64_t row) {
+        for_rows(par_, R, A, [&](int64_t row) {
             const int64_t o = row * A;
             vm::span8(A, [&](int64_t i, auto io) { io.st(y + o + i, _mm256_mul_ps(io.ld(y + o + i), io.ld(g + o + i))); });
         });
     }
     mm_.run(L.Wo, y, R, A, xa_.data(), D);
-    add_to(x_.data(), xa_.data(), R, D);
+    add_to(par_, x_.data(), xa_.data(), R, D);
 }
 
 }  // namespace rwkvd

@@ -19,7 +19,7 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     const float *z = z_.data(), *dz = dz_.data();
     float *xr = xa_.data(), *xw = xb_.data(), *xk = xc_.data(), *xv = xd_.data(), *xa = xe_.data(),
           *xg = xf_.data();
-    lerps<6>(z, dz, R, D, {L.mu_r.data(), L.mu_w.data(), L.mu_k.data(), L.mu_v.data(), L.mu_a.data(), L.mu_g.data()},
+    lerps<6>(par_, z, dz, R, D, {L.mu_r.data(), L.mu_w.data(), L.mu_k.data(), L.mu_v.data(), L.mu_a.data(), L.mu_g.data()},
              {xr, xw, xk, xv, xa, xg});
     float *r = r_.data(), *k = k_.data(), *v = v_.data(), *w = w_.data(), *a = a_.data(), *g = g_.data();
     float* y = y_.data();
@@ -33,12 +33,12 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     mm_.run({{&L.Wr, xr, D, r, D}, {&L.Wk, xk, D, k, D}, {&L.Wv, xv, D, v, D}, {&L.w1, xw, D, lw, Lw},
              {&L.a1, xa, D, la, Lw}, {&L.g1, xg, D, lg, Lw}, {&v1, xv, D, lv, Lw}},
             R);
-    map_inplace(lw, R, Dw, Lw, vm::tanh8);
-    map_inplace(lg, R, Dg, Lw, vm::sigmoid8);
+    map_inplace(par_, lw, R, Dw, Lw, vm::tanh8);
+    map_inplace(par_, lg, R, Dg, Lw, vm::sigmoid8);
     mm_.run({{&L.w2, lw, Lw, w, D}, {&L.a2, la, Lw, a, D}, {&L.g2, lg, Lw, g, D}, {&v2, lv, Lw, vmix, D}}, R);
 
     // Decay: w = exp(-0.606531·sigmoid(w0 + tanh(xw W1) W2)) — the official constant (RWKV.md §5.2).
-    for_rows(R, D, [&](int64_t row) {
+    for_rows(par_, R, D, [&](int64_t row) {
         float* p = w + row * D;
         vm::span8(D, [&](int64_t i, auto io) {
             const __m256 sg = vm::sigmoid8(_mm256_add_ps(io.ld(L.decay.data() + i), io.ld(p + i)));
@@ -46,7 +46,7 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
         });
     });
     // In-context learning rate a = sigmoid(a0 + (xa A1) A2).
-    for_rows(R, D, [&](int64_t row) {
+    for_rows(par_, R, D, [&](int64_t row) {
         float* p = a + row * D;
         vm::span8(D, [&](int64_t i, auto io) {
             io.st(p + i, vm::sigmoid8(_mm256_add_ps(io.ld(L.a0.data() + i), io.ld(p + i))));
@@ -58,7 +58,7 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
         std::memcpy(vfirst_.data(), v, size_t(R * D) * sizeof(float));
     } else {
         const float* vf = vfirst_.data();
-        for_rows(R, D, [&](int64_t row) {
+        for_rows(par_, R, D, [&](int64_t row) {
             const int64_t o = row * D;
             vm::span8(D, [&](int64_t i, auto io) {
                 const __m256 vv = io.ld(v + o + i);
@@ -69,7 +69,7 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
     }
     // α = -κ̂, β = κ̂⊙a with κ = k⊙k_k normalised per head; then k̃ = k⊙(1 + (a-1)⊙k_a).
     float *alpha = kk_.data(), *beta = xw;  // xw is consumed
-    for_rows(R, D, [&](int64_t row) {
+    for_rows(par_, R, D, [&](int64_t row) {
         for (int64_t h = 0; h < H; ++h) {
             const int64_t o = row * D + h * N;
             const float* kk = L.k_k.data() + h * N;
@@ -105,7 +105,7 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
         group_norm(y, R, H, N, L.lnx_w.data(), L.lnx_b.data(), 64e-5f);
     }
     // Bonus (after GN): y_h += (Σ_j r_j k̃_j r_k[h][j]) v_h; then the gate.
-    for_rows(R, D, [&](int64_t row) {
+    for_rows(par_, R, D, [&](int64_t row) {
         for (int64_t h = 0; h < H; ++h) {
             const int64_t o = row * D + h * N;
             const float* rk = L.bonus.data() + h * N;
@@ -120,7 +120,7 @@ void Runner::time_mix_v7(const Layer& L, State& s, int64_t l, int64_t B, int64_t
         }
     });
     mm_.run(L.Wo, y, R, D, xa_.data(), D);
-    add_to(x_.data(), xa_.data(), R, D);
+    add_to(par_, x_.data(), xa_.data(), R, D);
 }
 
 }  // namespace rwkvd

@@ -20,7 +20,7 @@ struct Sizes {
     int compute_units = 1;
     bool cpu = false;
     // Work-groups per row for a LayerNorm over `rows` rows of D channels: on a GPU enough groups
-    // for two per compute unit, never a slice under WG channels; on a CPU one (PoCL decode ran 3%
+    // for two per compute unit, at most ceil(D / WG) of them; on a CPU one (PoCL decode ran 3%
     // slower with 4: its groups are tasks, and each repeats the row's moments).
     int norm_split(int rows, int D) const;
 };
