@@ -70,6 +70,7 @@ private:
 
 // Storage of a matrix weight. F32 goes to oneDNN for GEMMs; the others are our own kernels.
 enum class WType { F32, F16, BF16, S8 };
+inline int64_t wtype_bytes(WType t) { return t == WType::F32 ? 4 : t == WType::S8 ? 1 : 2; }
 inline const char* wtype_name(WType t) {
     return t == WType::F32 ? "f32" : t == WType::F16 ? "f16" : t == WType::BF16 ? "bf16" : "int8";
 }

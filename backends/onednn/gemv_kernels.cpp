@@ -158,8 +158,6 @@ void task_rows(const GemvTask& t, const float* xp, int64_t r0, int64_t r1) {
     }
 }
 
-int64_t element_bytes(WType t) { return t == WType::F32 ? 4 : t == WType::S8 ? 1 : 2; }
-
 }  // namespace
 
 void gemv_group(Parallel& par, const GemvTask* tasks, int64_t count) {
@@ -180,7 +178,7 @@ void gemv_group(Parallel& par, const GemvTask* tasks, int64_t count) {
             xp[i] = packs[i].data();
         }
         row0[i + 1] = row0[i] + t.n;
-        byte0[i + 1] = byte0[i] + t.n * t.k * element_bytes(t.type);
+        byte0[i + 1] = byte0[i] + t.n * t.k * wtype_bytes(t.type);
     }
     const int64_t rows = row0[count], bytes = byte0[count];
     const int threads = par.threads();
@@ -200,7 +198,7 @@ void gemv_group(Parallel& par, const GemvTask* tasks, int64_t count) {
             if (cur >= rows) return;
             while (row0[i + 1] <= cur) ++i;
             const GemvTask& t = tasks[i];
-            const int64_t row_bytes = t.k * element_bytes(t.type), end = row0[i + 1];
+            const int64_t row_bytes = t.k * wtype_bytes(t.type), end = row0[i + 1];
             const int64_t left = bytes - (byte0[i] + (cur - row0[i]) * row_bytes);
             const int64_t want = std::max<int64_t>(8, left / (2 * threads) / std::max<int64_t>(row_bytes, 1) / 8 * 8);
             const int64_t size = std::min(end - cur, want);

@@ -54,14 +54,12 @@ void Runner::shift(State& s, int64_t l, int64_t B, int64_t T, int64_t state_off)
 void Runner::channel_mix(const Layer& L, State& s, int64_t l, int64_t B, int64_t T) {
     const int64_t D = m_.cfg.n_embd, F = m_.cfg.dim_ffn, R = B * T;
     shift(s, l, B, T, D + s.wkv_floats);
-    const bool v7 = m_.cfg.version == 7;  // no receptance: the key's lerp alone
-    if (v7)
+    const bool v7 = m_.cfg.version == 7;
+    if (v7) {  // no receptance: the key alone
         lerp(par_, z_.data(), dz_.data(), L.fmu_k.data(), R, D, xa_.data());
-    else
-        lerps<2>(par_, z_.data(), dz_.data(), R, D, {L.fmu_k.data(), L.fmu_r.data()}, {xa_.data(), xb_.data()});
-    if (v7) {
         mm_.run(L.Fk, xa_.data(), R, D, big_.data(), F);
-    } else {  // the receptance product runs with the key's
+    } else {  // the receptance's lerp and product run with the key's
+        lerps<2>(par_, z_.data(), dz_.data(), R, D, {L.fmu_k.data(), L.fmu_r.data()}, {xa_.data(), xb_.data()});
         mm_.run({{&L.Fk, xa_.data(), D, big_.data(), F}, {&L.Fr, xb_.data(), D, r_.data(), D}}, R);
     }
     map_inplace(par_, big_.data(), R, F, F, [](__m256 h) {  // relu(h)²

@@ -46,12 +46,14 @@ void Runner::time_mix_v5(const Layer& L, State& s, int64_t l, int64_t B, int64_t
                 }
             });
         });
-        // Per-token decay w = exp(-exp(d0 + tanh(xw Dw1) Dw2)), in f32 (RWKV.md §10.4); its first
-        // product runs with r, k, v and g below.
-        const int64_t Dd = c.lora_decay;
-        mm_.run({{&L.Wr, xr, D, r_.data(), A}, {&L.Wk, xk, D, k_.data(), A}, {&L.Wv, xv, D, v_.data(), A},
-                 {&L.Wg, xg, D, g_.data(), A}, {&L.decay_w1, xw, D, lora_.data(), Dd}},
-                R);
+    }
+    // r, k, v, g and v6's first decay product in one group (v5 has no decay_w1, v5.0 no Wg: empty
+    // products are skipped).
+    const int64_t Dd = c.lora_decay;
+    mm_.run({{&L.Wr, xr, D, r_.data(), A}, {&L.Wk, xk, D, k_.data(), A}, {&L.Wv, xv, D, v_.data(), A},
+             {&L.Wg, xg, D, g_.data(), A}, {&L.decay_w1, xw, D, lora_.data(), Dd}},
+            R);
+    if (v6) {  // per-token decay w = exp(-exp(d0 + tanh(xw Dw1) Dw2)), in f32 (RWKV.md §10.4)
         map_inplace(par_, lora_.data(), R, Dd, Dd, vm::tanh8);
         mm_.run(L.decay_w2, lora_.data(), R, Dd, w_.data(), A);
         float* w = w_.data();
@@ -63,10 +65,6 @@ void Runner::time_mix_v5(const Layer& L, State& s, int64_t l, int64_t B, int64_t
             });
         });
     }
-    if (!v6)  // v6 ran these with its decay's first product
-        mm_.run({{&L.Wr, xr, D, r_.data(), A}, {&L.Wk, xk, D, k_.data(), A}, {&L.Wv, xv, D, v_.data(), A},
-                 {&L.Wg, xg, D, g_.data(), A}},  // Wg is empty (skipped) without a gate
-                R);
     if (gate) {
         map_inplace(par_, g_.data(), R, A, A, [](__m256 v) { return _mm256_mul_ps(v, vm::sigmoid8(v)); });  // SiLU
     }

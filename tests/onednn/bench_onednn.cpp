@@ -333,8 +333,6 @@ Loaded& loaded(int version, WType t) {
     return cache.emplace(key, std::move(l)).first->second;
 }
 
-double bytes_per_elem(WType t) { return t == WType::F32 ? 4 : t == WType::S8 ? 1 : 2; }
-
 // args: version, dtype, batch, T (T = 1: decode, logits of the last token; T > 1: prefill)
 void BM_Model(benchmark::State& st) {
     const int version = int(st.range(0));
@@ -355,7 +353,7 @@ void BM_Model(benchmark::State& st) {
     const double wmm = double(L.matrix_elems), vd = double(L.model->cfg.vocab_size) * 768.0;
     st.counters["tokens/s"] = benchmark::Counter(double(B * T), benchmark::Counter::kIsIterationInvariantRate);
     // Weight bytes streamed per step (every matrix once; the head once per step).
-    st.counters["weight_B/s"] = benchmark::Counter(wmm * bytes_per_elem(type), benchmark::Counter::kIsIterationInvariantRate,
+    st.counters["weight_B/s"] = benchmark::Counter(wmm * double(wtype_bytes(type)), benchmark::Counter::kIsIterationInvariantRate,
                                                    benchmark::Counter::OneK::kIs1000);
     // RWKV.md §8: 2·T·(W_mm − V·D) + 2·V·D per stream (head for the last token only).
     st.counters["FLOP/s"] = benchmark::Counter(double(B) * (2.0 * double(T) * (wmm - vd) + 2.0 * vd),
