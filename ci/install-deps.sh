@@ -9,6 +9,7 @@ packages=(
   ocl-icd-opencl-dev opencl-headers opencl-clhpp-headers  # OpenCL ICD loader + C/C++ headers
   pocl-opencl-icd clinfo                        # an OpenCL device on the CPU, for CI
   libfmt-dev libcli11-dev nlohmann-json3-dev
+  libssl-dev                                    # SHA-256 (libcrypto) guarding cached logits and weights
   libboost-dev libboost-filesystem-dev          # Boost.Process (header-only) + what it links
   libbenchmark-dev libgtest-dev libgmock-dev
 )

@@ -16,6 +16,8 @@ find_package(nlohmann_json 3.11 CONFIG QUIET)
 rwkvb_require(nlohmann_json_FOUND "nlohmann-json 3.11" nlohmann-json3-dev)
 find_package(Boost 1.74 QUIET COMPONENTS filesystem)
 rwkvb_require(Boost_FOUND "Boost.Process 1.74 (with Boost.Filesystem)" "libboost-dev libboost-filesystem-dev")
+find_package(OpenSSL 3 QUIET COMPONENTS Crypto)
+rwkvb_require(OpenSSL_FOUND "OpenSSL 3 libcrypto (SHA-256 of cached logits and weights)" libssl-dev)
 
 if(RWKVB_WITH_ONEDNN)
   find_package(dnnl 2.6 CONFIG QUIET)

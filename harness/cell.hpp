@@ -47,6 +47,17 @@ struct CellSpec {
 // One field of an id: [A-Za-z0-9_+-] kept, anything else '_' ("my.model" → "my_model").
 std::string safe_id_component(const std::string& s);
 
+// SHA-256 of the spec's canonical JSON (keys sorted, no whitespace). The plan's cells and every
+// cell record carry it, so --resume can tell a record made for another spec from one of its own.
+std::string spec_hash(const CellSpec& spec);
+// Puts the parent's own copy of the spec, and its hash, into a cell record: what the worker
+// wrote there is not trusted.
+void stamp_spec(nlohmann::json& record, const CellSpec& spec);
+// Why `record` was not made for `spec` (e.g. "params.decode_tokens is 32, the plan says 8"), or ""
+// if it was. Its "spec_hash", when present, and its stored "spec" must both match; records
+// written before spec_hash existed are judged by their stored spec alone.
+std::string record_spec_mismatch(const nlohmann::json& record, const CellSpec& spec);
+
 void to_json(nlohmann::json& j, const ScenarioParams& p);
 void from_json(const nlohmann::json& j, ScenarioParams& p);
 void to_json(nlohmann::json& j, const CellSpec& c);
@@ -66,15 +77,19 @@ inline constexpr const char* kStatusOom = "oom";
 inline constexpr const char* kStatusLoadError = "load-error";
 inline constexpr const char* kStatusError = "error";          // detail: "error: <message>"
 inline constexpr const char* kStatusSkipped = "skipped";      // e.g. no device, dtype not offered
+// Ran, but the logits it produced while timed differ from the golden (cell_verdict.hpp): its
+// speed is not a figure of this backend doing the work it was asked to do.
+inline constexpr const char* kStatusInvalid = "invalid";      // detail: "invalid: <check>: <why>"
 
 // The long scenario's window starts (scenarios.cpp): up to `samples` log-spaced positions in
 // [16, total − 5], each more than 4 past the one before (a window is 1 un-timed + 4 timed
 // tokens), the last window ending exactly at `total` when it fits.
 std::vector<int> long_window_positions(int total, int samples);
 
-// Runs one cell in this process: loads plugin and model, runs the scenario, checks parity.
-// Returns the cell's result record. Throws InputError/PluginError on a load or call failure.
-// Implemented in scenarios.cpp.
-nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env);
+// Runs one cell in this process: loads plugin and model, runs the scenario, and writes the
+// logits its output checks capture (output_checks.hpp) to `outputs` (if not empty) for the
+// parent to judge (cell_verdict.hpp): nothing decided in here is trusted. Returns the cell's
+// result record. Throws InputError/PluginError on a load or call failure. In scenarios.cpp.
+nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env, const std::filesystem::path& outputs);
 
 }  // namespace rwkvb

@@ -19,12 +19,13 @@ nlohmann::json failed(const CellSpec& spec, const char* status, const std::strin
 
 }  // namespace
 
-nlohmann::json run_cell_guarded(const CellSpec& spec, const CellEnvironment& env, int* exit_code) {
+nlohmann::json run_cell_guarded(const CellSpec& spec, const CellEnvironment& env,
+                                const std::filesystem::path& outputs, int* exit_code) {
     nlohmann::json record;
     // One load of plugin and model (run_cell): what failed is classified by the error's kind and
     // stage, never by its wording. InputError: the spec, the checkpoint or the plugin's file.
     try {
-        record = run_cell(spec, env);
+        record = run_cell(spec, env, outputs);
     } catch (const std::bad_alloc&) {
         return failed(spec, kStatusOom, "oom: the worker ran out of memory (std::bad_alloc)", kWorkerOom, exit_code);
     } catch (const InputError& e) {

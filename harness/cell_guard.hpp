@@ -7,10 +7,12 @@
 
 namespace rwkvb {
 
-// Runs the cell and returns its record; the worker exit code that goes with it (worker
+// Runs the cell (writing its output checks' logits to `outputs`, see run_cell) and returns its
+// record; the worker exit code that goes with it (worker
 // protocol of worker_process.hpp) is stored in `*exit_code`. Failures before the model is in
 // the plugin are load-error (10), later plugin failures error (11), std::bad_alloc oom (12).
 // Exceptions that are bugs of ours (neither InputError nor PluginError) propagate.
-nlohmann::json run_cell_guarded(const CellSpec& spec, const CellEnvironment& env, int* exit_code);
+nlohmann::json run_cell_guarded(const CellSpec& spec, const CellEnvironment& env,
+                                const std::filesystem::path& outputs, int* exit_code);
 
 }  // namespace rwkvb

@@ -1,20 +1,21 @@
 // `rwkvbench list`: what this machine offers — every plugin found (or the one line saying why
-// it cannot load), its devices, the workload presets and the scenarios. Never crashes on a
-// broken plugin: each plugin is described independently.
+// it cannot be used), its devices, the workload presets and the scenarios. Never crashes or
+// hangs on a broken plugin: each is described by its own child process (discovery.hpp).
 #include "commands.hpp"
+#include "discovery.hpp"
 #include "dtype.hpp"
 #include "exit_codes.hpp"
 #include "model_config.hpp"
-#include "plugin.hpp"
 #include "presets.hpp"
+#include "utf8.hpp"
 
 #include <fmt/format.h>
+#include <rwkvbench/backend.h>
 #include <nlohmann/json.hpp>
 
 #include <cctype>
 #include <iostream>
 #include <memory>
-#include <set>
 
 namespace rwkvb {
 namespace {
@@ -22,6 +23,7 @@ namespace {
 struct ListArgs {
     std::string format = "table";
     std::vector<std::filesystem::path> plugins;
+    DiscoveryOptions discovery;
 };
 
 const std::vector<std::pair<std::string, std::string>>& scenario_descriptions() {
@@ -49,49 +51,31 @@ nlohmann::json dtype_list(uint32_t mask) {
     return out;
 }
 
-nlohmann::json describe_device(const rwkvb_device_info& info) {
-    return nlohmann::json{{"name", info.name},
-                          {"vendor", info.vendor},
-                          {"driver_version", info.driver_version},
-                          {"memory_bytes", info.memory_bytes},
-                          {"compute_units", info.compute_units},
-                          {"weight_dtypes", dtype_list(info.weight_dtypes)},
-                          {"compute_dtypes", dtype_list(info.compute_dtypes)},
-                          {"logits_dtype", dtype_list(RWKVB_DTYPE_BIT(info.logits_dtype))[0]},
-                          {"description", info.description}};
+nlohmann::json device_json(const DeviceDescription& d) {
+    if (!d.error.empty()) return nlohmann::json{{"error", d.error}};
+    return nlohmann::json{{"name", d.name},
+                          {"vendor", d.vendor},
+                          {"driver_version", d.driver_version},
+                          {"memory_bytes", d.memory_bytes},
+                          {"compute_units", d.compute_units},
+                          {"weight_dtypes", dtype_list(d.weight_dtypes)},
+                          {"compute_dtypes", dtype_list(d.compute_dtypes)},
+                          {"logits_dtype", dtype_list(RWKVB_DTYPE_BIT(d.logits_dtype)).at(0)},
+                          {"description", d.description}};
 }
 
-// One plugin, every failure caught into "error" so the listing goes on.
-nlohmann::json describe_plugin(const std::filesystem::path& path) {
-    nlohmann::json j{{"path", path.string()}};
-    std::shared_ptr<Plugin> plugin;
-    try {
-        plugin = Plugin::load(path);
-    } catch (const PluginError& e) {
-        j["abi_ok"] = false;
-        j["error"] = e.what();
-        return j;
+// Every string in a description is valid UTF-8 already (plugin.cpp, plugin_description.cpp).
+nlohmann::json plugin_json(const PluginDescription& p) {
+    nlohmann::json j{{"path", valid_utf8(p.path.string())}, {"status", p.status}, {"abi_ok", p.abi_ok}};
+    if (p.abi_ok) {
+        j["name"] = p.name;
+        j["version"] = p.version;
+        j["devices"] = nlohmann::json::array();
+        for (const auto& d : p.devices) j["devices"].push_back(device_json(d));
+        if (p.usable() && p.devices.empty())
+            j["note"] = fmt::format("{}: {}", p.name, p.no_device_reason.empty() ? "no device found" : p.no_device_reason);
     }
-    j["name"] = plugin->name();
-    j["version"] = plugin->version();
-    j["abi_ok"] = true;
-    j["devices"] = nlohmann::json::array();
-    try {
-        const int n = plugin->device_count();
-        if (n == 0) {
-            const char* why = plugin->table().last_error(nullptr);
-            j["note"] = fmt::format("{}: {}", plugin->name(), (why && *why) ? why : "no device found");
-        }
-        for (int d = 0; d < n; ++d) {
-            try {
-                j["devices"].push_back(describe_device(plugin->device_info(d)));
-            } catch (const PluginError& e) {
-                j["devices"].push_back({{"error", e.what()}});
-            }
-        }
-    } catch (const PluginError& e) {
-        j["error"] = e.what();
-    }
+    if (!p.error.empty()) j["error"] = p.error;
     return j;
 }
 
@@ -99,13 +83,8 @@ nlohmann::json listing(const ListArgs& a) {
     nlohmann::json doc{{"plugins", nlohmann::json::array()},
                        {"presets", nlohmann::json::array()},
                        {"scenarios", nlohmann::json::array()}};
-    std::set<std::string> seen;
-    for (const auto& path : discover_plugins(a.plugins)) {
-        std::error_code ec;
-        const auto canon = std::filesystem::weakly_canonical(path, ec);
-        if (!seen.insert((ec ? path : canon).string()).second) continue;
-        doc["plugins"].push_back(describe_plugin(ec ? path : canon));
-    }
+    PluginCatalog catalog(a.plugins, a.discovery);
+    for (const auto& p : catalog.describe_all()) doc["plugins"].push_back(plugin_json(p));
     for (const auto& p : presets())
         doc["presets"].push_back({{"name", p.name}, {"family", p.family}, {"dims", describe(p.config)}, {"note", p.note}});
     for (const auto& [name, what] : scenario_descriptions()) doc["scenarios"].push_back({{"name", name}, {"description", what}});
@@ -130,7 +109,9 @@ void print_table(const nlohmann::json& doc, std::ostream& out) {
         }
         out << fmt::format("  {} {}  ({})\n", p["name"].get<std::string>(), p["version"].get<std::string>(),
                            p["path"].get<std::string>());
-        if (p.contains("error")) out << fmt::format("    error: {}\n", p["error"].get<std::string>());
+        // "load-error: …" or "timeout: …": the status a `run` of it would start from.
+        if (p.contains("error"))
+            out << fmt::format("    {}: {}\n", p["status"].get<std::string>(), p["error"].get<std::string>());
         if (p.contains("note")) out << fmt::format("    {}\n", p["note"].get<std::string>());
         int index = 0;
         for (const auto& d : p["devices"]) {
@@ -163,9 +144,10 @@ void register_list(CLI::App& app) {
     auto a = std::make_shared<ListArgs>();
     cmd->add_option("--format", a->format, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
     cmd->add_option("--plugin", a->plugins, "Extra plugin library (.so) to describe; repeatable");
+    add_discovery_timeout_option(cmd, a->discovery);
     set_action(cmd, [a] {
         const auto doc = listing(*a);
-        if (a->format == "json") std::cout << doc.dump(2) << "\n";
+        if (a->format == "json") std::cout << json_text(doc) << "\n";
         else print_table(doc, std::cout);
         return kExitOk;
     });

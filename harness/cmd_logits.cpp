@@ -1,5 +1,6 @@
 // `rwkvbench logits`: run one backend over a token stream and save exactly the logits it
 // produced, so they can be compared with the golden (or with another backend) offline.
+#include "cli_checks.hpp"
 #include "commands.hpp"
 #include "dtype.hpp"
 #include "errors.hpp"
@@ -83,6 +84,9 @@ std::string mask_names(uint32_t mask) {
 }
 
 int run_logits(const LogitsArgs& a) {
+    check_path_argument("--model", a.model);
+    check_path_argument("-o", a.output);
+    for (const auto& p : a.plugins) check_path_argument("--plugin", p);
     const auto file = SafetensorsFile::open(a.model);
     const ModelConfig cfg = detect_config(file);
     const std::vector<int32_t> tokens = load_tokens(a, cfg.vocab_size);
@@ -174,7 +178,9 @@ void register_logits(CLI::App& app) {
                     "A .safetensors file with an I32 `tokens` tensor (a fixture's golden.safetensors works), "
                     "or a token count used with --seed")
         ->required();
-    cmd->add_option("--seed", a->seed, "Seed of the synthetic token stream (with --tokens N)")->capture_default_str();
+    cmd->add_option("--seed", a->seed, "Seed of the synthetic token stream (with --tokens N)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--mode", a->mode, "sequence (chunks, every row's logits) or sequential (one token per call)")
         ->check(CLI::IsMember({"sequence", "sequential"}))
         ->capture_default_str();
@@ -187,7 +193,7 @@ void register_logits(CLI::App& app) {
     cmd->add_option("--threads", a->threads, "Threads for the backend (0 = its default)")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
-    cmd->add_option("--device", a->device, "Device index of the backend")->capture_default_str();
+    cmd->add_option("--device", a->device, "Device index of the backend")->capture_default_str()->check(CLI::Range(0, 1 << 16));
     cmd->add_option("--plugin", a->plugins, "Extra plugin library (.so) besides the ones found; repeatable");
     cmd->add_option("-o,--output", a->output, "Output .safetensors file")->required();
     set_action(cmd, [a] { return run_logits(*a); });

@@ -2,9 +2,13 @@
 // keep every finished cell on disk so a killed run can be resumed, then print the report.
 #include "atomic_file.hpp"
 #include "cell_guard.hpp"
+#include "cell_outputs.hpp"
+#include "cell_verdict.hpp"
+#include "cli_checks.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
+#include "interrupt.hpp"
 #include "limits.hpp"
 #include "paths.hpp"
 #include "plan.hpp"
@@ -12,11 +16,13 @@
 #include "results.hpp"
 #include "run_directory.hpp"
 #include "sysinfo.hpp"
+#include "utf8.hpp"
 #include "worker_process.hpp"
 
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -34,6 +40,8 @@ struct RunArgs {
     bool no_isolate = false;
     bool skip_limits = false;
 };
+
+constexpr uint64_t kMinMemoryLimit = 16ull << 20;
 
 // "512M", "2G", "1.5GiB", "1073741824" → bytes (binary units).
 uint64_t parse_size(const std::string& text) {
@@ -54,9 +62,14 @@ uint64_t parse_size(const std::string& text) {
     else if (unit == "M") scale = 1024.0 * 1024;
     else if (unit == "G") scale = 1024.0 * 1024 * 1024;
     else if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
-    if (used == 0 || scale == 0 || v <= 0)
-        throw InputError(fmt::format("--memory-limit '{}': expected a size such as 512M or 2G", text));
-    return static_cast<uint64_t>(v * scale);
+    if (used == 0 || scale == 0 || !std::isfinite(v) || v <= 0)
+        throw InputError(fmt::format("--memory-limit '{}': expected a size such as 512M or 2G", valid_utf8(text)));
+    // Below 16 MiB no worker can even start: such a limit is a typo (0.1 = 0 bytes), not a wish.
+    const double bytes = v * scale;
+    if (bytes < double(kMinMemoryLimit) || bytes >= 0x1p64)
+        throw InputError(fmt::format("--memory-limit '{}': expected a size from 16M up, such as 512M or 2G",
+                                     valid_utf8(text)));
+    return static_cast<uint64_t>(bytes);
 }
 
 std::string format_for(const std::string& path, const std::string& asked) {
@@ -71,7 +84,7 @@ std::string format_for(const std::string& path, const std::string& asked) {
 nlohmann::json command_line() {
     nlohmann::json args = nlohmann::json::array();
     std::ifstream in("/proc/self/cmdline", std::ios::binary);
-    for (std::string a; std::getline(in, a, '\0');) args.push_back(a);
+    for (std::string a; std::getline(in, a, '\0');) args.push_back(valid_utf8(a));
     return args;
 }
 
@@ -97,19 +110,18 @@ std::string status_text(const nlohmann::json& rec) {
         const std::string detail = rec.value("status_detail", std::string());
         return detail.empty() ? status : detail;
     }
-    if (auto p = rec.find("parity"); p != rec.end() && p->is_object()) {
-        const auto v = p->find("verdict");
-        const auto pass = p->find("pass");
-        if ((v != p->end() && v->is_string() && *v == "FAIL") || (pass != p->end() && pass->is_boolean() && !*pass))
-            return "ok, parity FAIL";
-    }
+    // The parent's verdicts (cell_verdict.hpp): a parity cell's, or a timed cell's own output check.
+    for (const char* key : {"parity", "verification"})
+        if (auto p = rec.find(key); p != rec.end() && p->is_object() && p->value("verdict", "") == "FAIL")
+            return std::string("ok, ") + key + " FAIL";
+    if (auto v = rec.find("verification"); v != rec.end() && v->is_object()) return "ok, output verified";
     return status;
 }
 
-nlohmann::json in_process(const CellSpec& spec, const CellEnvironment& env) {
+nlohmann::json in_process(const CellSpec& spec, const CellEnvironment& env, const std::filesystem::path& outputs) {
     try {
         int code = 0;
-        return run_cell_guarded(spec, env, &code);
+        return run_cell_guarded(spec, env, outputs, &code);
     } catch (const std::exception& e) {
         return bare_record(spec, kStatusError, std::string("error: internal: ") + e.what());
     }
@@ -138,15 +150,92 @@ nlohmann::json parity_overrides(const RunArgs& a) {
         } catch (const std::exception&) {
             used = 0;
         }
-        if (used == 0 || used != text->size())
-            throw InputError(fmt::format("{}: '{}' is not a number (or 'off')", name, *text));
+        if (used == 0 || used != text->size() || !std::isfinite(v) || v < 0)
+            throw InputError(fmt::format("{}: '{}' is not a finite non-negative number (or 'off')", name,
+                                         valid_utf8(*text)));
         o[key] = v;
     }
     return o;
 }
 
+// --plugin: a regular file that exists. Whether it is an rwkvbench plugin is found by probing it
+// in a child process (discovery), never by loading it into this one.
+void check_plugin_argument(const std::filesystem::path& plugin) {
+    check_path_argument("--plugin", plugin);
+    std::error_code ec;
+    const auto status = std::filesystem::status(plugin, ec);
+    if (!std::filesystem::exists(status))
+        throw InputError(fmt::format("--plugin {}: no such file; pass the path of an rwkvbench plugin library (.so)",
+                                     plugin.string()));
+    if (!std::filesystem::is_regular_file(status))
+        throw InputError(fmt::format("--plugin {}: not a regular file; pass the path of an rwkvbench plugin library "
+                                     "(.so)",
+                                     plugin.string()));
+}
+
+// Every path the user gave, before anything is planned or written: usable, and recordable in JSON.
+void check_path_arguments(const RunArgs& a) {
+    if (!a.dir.empty()) check_path_argument("--dir", a.dir);
+    if (!a.resume.empty()) check_path_argument("--resume", a.resume);
+    if (!a.output.empty()) check_path_argument("-o", a.output);
+    for (const auto& m : a.plan.models) check_path_argument("--model", m);
+    for (const auto& p : a.plan.plugins) check_plugin_argument(p);
+}
+
+// The plan's cells, each with the hash of its spec that every record of the cell carries too.
+nlohmann::json planned_cells_json(const std::vector<PlannedCell>& cells) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& c : cells) {
+        nlohmann::json j = c;
+        j["spec_hash"] = spec_hash(c.spec);
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+// The record of `spec` finished earlier, if there is one made for exactly this spec. One made for
+// another spec (edited, or from another plan) is not used: the cell runs again, and we say why.
+std::optional<nlohmann::json> record_for_plan(const RunDirectory& dir, const CellSpec& spec) {
+    auto rec = dir.read_cell(spec.id());
+    if (!rec) return rec;
+    if (const std::string why = record_spec_mismatch(*rec, spec); !why.empty()) {
+        std::fprintf(stderr, "note: %s was made for another spec (%s); running the cell again\n",
+                     dir.cell_file(spec.id()).string().c_str(), why.c_str());
+        return std::nullopt;
+    }
+    return rec;
+}
+
+// `text` as one shell word, so the resume hint can be pasted as it is.
+std::string shell_quoted(const std::string& text) {
+    const char* plain = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+,:=@%";
+    if (!text.empty() && text.find_first_not_of(plain) == std::string::npos) return text;
+    std::string quoted = "'";
+    for (const char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+std::string resume_command(const RunDirectory& dir) {
+    return "rwkvbench run --resume " + shell_quoted(dir.root().string());
+}
+
+// After SIGINT/SIGTERM: what finished is on disk; say how to go on; exit 128 + signal.
+int end_interrupted(const RunDirectory& dir, const nlohmann::json& document, const InterruptCatcher& interrupt,
+                    size_t cells_total) {
+    dir.write_results(document);
+    std::fprintf(stderr, "rwkvbench: interrupted by %s: %zu of %zu cells finished, kept in %s; resume with `%s`\n",
+                 signal_abbrev(interrupt.signal_number()).c_str(), document.at("cells").size(), cells_total,
+                 dir.results_file().string().c_str(), resume_command(dir).c_str());
+    return interrupt.exit_code();
+}
+
 int run(const RunArgs& a_in) {
     RunArgs a = a_in;
+    check_path_arguments(a);
+    check_path_argument("the cache directory (RWKVBENCH_CACHE_DIR)", cache_dir());  // model paths lie under it
+    // Absolute before any worker starts: a plugin that chdir()s must not change what they name.
+    for (auto& m : a.plan.models) m = std::filesystem::absolute(m);
+    for (auto& p : a.plan.plugins) p = std::filesystem::absolute(p);
     const uint64_t memory_limit = a.memory_limit.empty() ? default_memory_limit() : parse_size(a.memory_limit);
     std::optional<RunDirectory> dir;
     nlohmann::json plan_doc;
@@ -165,11 +254,15 @@ int run(const RunArgs& a_in) {
         const Plan plan = make_plan(a.plan, cache_dir() / "models");
         for (const auto& note : plan.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
         if (plan.cells.empty()) throw InputError("nothing to run: no selected backend has a device here (see the notes above)");
-        const auto root = a.dir.empty() ? RunDirectory::default_location() : std::filesystem::path(a.dir);
+        const auto root =
+            std::filesystem::absolute(a.dir.empty() ? RunDirectory::default_location() : std::filesystem::path(a.dir));
+        check_path_argument("the run directory", root);  // the default one lies under the working directory
         dir = RunDirectory::create(root);
-        plan_doc = {{"run", run_metadata(a, root)}, {"models", plan.models}, {"cells", plan.cells}};
+        plan_doc = {{"run", run_metadata(a, root)}, {"models", plan.models}, {"cells", planned_cells_json(plan.cells)}};
         dir->write_plan(plan_doc);
     }
+    // From here on a Ctrl-C ends the run at the next cell boundary, or stops the running worker.
+    const InterruptCatcher interrupt;
     std::vector<PlannedCell> cells;
     std::vector<SyntheticModel> models;
     try {
@@ -181,13 +274,10 @@ int run(const RunArgs& a_in) {
     nlohmann::json metadata = plan_doc.value("run", nlohmann::json::object());
     if (!a.resume.empty()) metadata["resumed_by"] = command_line();
 
-    for (const auto& m : models)
-        if (const std::string why = synthetic_model_staleness(m); why == "missing")
-            std::fprintf(stderr, "writing synthetic weights %s (once; cached)\n", m.path.string().c_str());
-        else if (!why.empty())
-            std::fprintf(stderr, "rewriting synthetic weights %s: the cached file %s\n", m.path.string().c_str(),
-                         why.c_str());
-    prepare_models(models);
+    const auto model_digests = prepare_models(models, [](const SyntheticModel& m, const std::string& why) {
+        if (why == "missing") std::fprintf(stderr, "writing synthetic weights %s (once; cached)\n", m.path.string().c_str());
+        else std::fprintf(stderr, "rewriting synthetic weights %s: the cached file %s\n", m.path.string().c_str(), why.c_str());
+    });
 
     // --skip-limits skips only the measuring: limits cached for this host (and these threads, so
     // the fractions compare like with like) are still used. Measuring takes a while: say so first.
@@ -199,13 +289,20 @@ int run(const RunArgs& a_in) {
                      limits_cache_path(cache_dir(), threads).string().c_str());
         limits = load_or_measure_limits(cache_dir(), true, threads);
     }
-    const CellEnvironment env{cache_dir(), limits};
+    const CellEnvironment env{std::filesystem::absolute(cache_dir()), limits};
     dir->write_environment({{"cache_dir", env.cache_dir.string()}, {"limits", limits}});
     const nlohmann::json system = collect_system_info();
     const auto self = self_executable();
+    // The judge of every cell's outputs pins the checkpoints' and the reference's SHA-256 now,
+    // before any plugin under test runs (cell_verdict.hpp).
+    std::vector<CellSpec> to_judge;
+    for (const auto& c : cells)
+        if (c.skip_reason.empty()) to_judge.push_back(c.spec);
+    const double golden_timeout_s = std::max(3600.0, 4 * (cells.empty() ? 600.0 : cells.front().spec.timeout_s));
+    CellJudge judge(GoldenSource{self, env.cache_dir, golden_timeout_s}, to_judge, model_digests);
 
     std::vector<std::optional<nlohmann::json>> records(cells.size());
-    for (size_t i = 0; i < cells.size(); ++i) records[i] = dir->read_cell(cells[i].spec.id());
+    for (size_t i = 0; i < cells.size(); ++i) records[i] = record_for_plan(*dir, cells[i].spec);
     auto document = [&] {
         nlohmann::json done = nlohmann::json::array();
         for (const auto& r : records)
@@ -215,7 +312,12 @@ int run(const RunArgs& a_in) {
 
     dir->write_results(document());  // valid from the start, even if killed before any cell ends
     const size_t n = cells.size();
+    bool stopped_early = false;
     for (size_t i = 0; i < n; ++i) {
+        if (interrupt.interrupted()) {
+            stopped_early = true;
+            break;
+        }
         const CellSpec& spec = cells[i].spec;
         const std::string id = spec.id();
         if (records[i]) {
@@ -227,23 +329,36 @@ int run(const RunArgs& a_in) {
         std::fflush(stderr);
         const auto start = std::chrono::steady_clock::now();
         nlohmann::json rec;
+        std::vector<std::string> notes;
         if (!cells[i].skip_reason.empty()) {
             rec = bare_record(spec, kStatusSkipped, "skipped: " + cells[i].skip_reason);
         } else {
             const nlohmann::json load_before = host_load_snapshot();
-            rec = a.no_isolate ? in_process(spec, env)
+            rec = a.no_isolate ? in_process(spec, env, outputs_file(dir->work_dir(), id))
                                : run_cell_in_worker(self, spec, dir->work_dir(), dir->environment_file(),
-                                                    WorkerLimits{spec.timeout_s, memory_limit});
+                                                    WorkerLimits{spec.timeout_s, memory_limit}, &interrupt.stop_flag());
+            if (interrupt.interrupted()) {  // not recorded: the cell runs again on --resume
+                std::fprintf(stderr, "interrupted\n");
+                stopped_early = true;
+                break;
+            }
             // The one record of host load per cell (DESIGN.md §5), taken here so that cells whose
             // worker crashed or timed out have it too.
             rec["host_load"] = {{"before", load_before}, {"after", host_load_snapshot()}};
+            // Judged here, outside the worker and after the host-load snapshot: the golden's
+            // clean-room process is no part of the cell's measurement.
+            notes = judge.judge(rec, spec, outputs_file(dir->work_dir(), id));
         }
+        stamp_spec(rec, spec);  // the parent's own copy, which --resume compares with the plan
         dir->write_cell(rec);  // on disk before the next cell starts
         records[i] = rec;
         dir->write_results(document());
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         std::fprintf(stderr, "%s %.1f s\n", status_text(rec).c_str(), secs);
+        for (const auto& note : notes) std::fprintf(stderr, "  note: %s\n", note.c_str());
     }
+
+    if (stopped_early) return end_interrupted(*dir, document(), interrupt, n);
 
     const nlohmann::json doc = document();
     dir->write_results(doc);
@@ -256,8 +371,8 @@ int run(const RunArgs& a_in) {
         write_file_atomically(a.output, out.str());
         std::fprintf(stderr, "results written to %s\n", a.output.c_str());
     }
-    std::fprintf(stderr, "run directory: %s (resume with `rwkvbench run --resume %s`)\n", dir->root().string().c_str(),
-                 dir->root().string().c_str());
+    std::fprintf(stderr, "run directory: %s (resume with `%s`)\n", dir->root().string().c_str(),
+                 resume_command(*dir).c_str());
     if (nothing_ran(doc))
         std::fprintf(stderr, "rwkvbench: nothing ran: every cell was skipped (reasons above); exit code %d\n",
                      int(kExitCellFailed));
@@ -283,22 +398,34 @@ void register_run(CLI::App& app) {
         ->delimiter(',')
         ->capture_default_str();
     cmd->add_option("--dtype", o.dtypes, "Weight dtypes: f64, f32, f16, bf16, int8")->delimiter(',')->capture_default_str();
-    cmd->add_option("--seed", o.seed, "Seed of the synthetic weights and token streams")->capture_default_str();
-    cmd->add_option("--threads", o.threads, "Threads per backend (0 = its default)")->capture_default_str();
-    cmd->add_option("--timeout", o.timeout_s, "Wall-clock limit per cell, seconds")->capture_default_str()->check(CLI::PositiveNumber);
-    cmd->add_option("--prompt", p.prompt_tokens, "Prompt tokens (prefill; before decode and batch)")->capture_default_str()->check(CLI::PositiveNumber);
-    cmd->add_option("--tokens", p.decode_tokens, "Decoded tokens (decode, batch)")->capture_default_str()->check(CLI::PositiveNumber);
-    cmd->add_option("--parity-tokens", p.parity_tokens, "Tokens compared with the golden (parity)")->capture_default_str()->check(CLI::PositiveNumber);
-    cmd->add_option("--batch", p.batch, "Streams of the batch scenario")->capture_default_str()->check(CLI::PositiveNumber);
+    // NonNegativeNumber: CLI11 would read "-1" as 2^64 - 1.
+    cmd->add_option("--seed", o.seed, "Seed of the synthetic weights and token streams")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    // Every number is range-checked: CLI::PositiveNumber lets NaN through (NaN <= 0 is false), and
+    // a NaN timeout never fires. Token counts stop at 2^24, like `logits --tokens`.
+    constexpr int kMaxTokens = 1 << 24;
+    cmd->add_option("--threads", o.threads, "Threads per backend (0 = its default)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1 << 16));
+    cmd->add_option("--timeout", o.timeout_s, "Wall-clock limit per cell, seconds")
+        ->capture_default_str()
+        ->check(finite_number(0, kMaxSeconds, true));
+    cmd->add_option("--prompt", p.prompt_tokens, "Prompt tokens (prefill; before decode and batch)")->capture_default_str()->check(CLI::Range(1, kMaxTokens));
+    cmd->add_option("--tokens", p.decode_tokens, "Decoded tokens (decode, batch)")->capture_default_str()->check(CLI::Range(1, kMaxTokens));
+    cmd->add_option("--parity-tokens", p.parity_tokens, "Tokens compared with the golden (parity)")->capture_default_str()->check(CLI::Range(1, kMaxTokens));
+    cmd->add_option("--batch", p.batch, "Streams of the batch scenario")->capture_default_str()->check(CLI::Range(1, 1 << 16));
     cmd->add_option("--long-positions", p.long_positions, "How far the long scenario decodes (positions)")
         ->capture_default_str()
         ->check(CLI::Range(16, 1 << 30));
     cmd->add_option("--long-samples", p.long_samples, "Positions at which the long scenario measures latency")
         ->capture_default_str()
         ->check(CLI::Range(2, 4096));
-    cmd->add_option("--repetitions", p.repetitions, "Timed repetitions (at least)")->capture_default_str()->check(CLI::PositiveNumber);
-    cmd->add_option("--warmup", p.warmup, "Untimed repetitions first")->capture_default_str()->check(CLI::NonNegativeNumber);
-    cmd->add_option("--min-time", p.min_time_s, "Repeat until this many seconds were measured")->capture_default_str()->check(CLI::NonNegativeNumber);
+    cmd->add_option("--repetitions", p.repetitions, "Timed repetitions (at least)")->capture_default_str()->check(CLI::Range(1, 1 << 30));
+    cmd->add_option("--warmup", p.warmup, "Untimed repetitions first")->capture_default_str()->check(CLI::Range(0, 1 << 30));
+    cmd->add_option("--min-time", p.min_time_s, "Repeat until this many seconds were measured")
+        ->capture_default_str()
+        ->check(finite_number(0, kMaxSeconds));
     // DESIGN.md §6 defaults, by weight dtype; each flag overrides it for every parity cell.
     cmd->add_option("--parity-max-rel-l2", a->parity_max_rel_l2,
                     "Parity: largest relative L2 error of any step's logits, or 'off' (default: f64/f32 1e-4, "
@@ -310,6 +437,7 @@ void register_run(CLI::App& app) {
                     "Parity: largest mean KL(golden || backend) in nats, or 'off' (default: f64/f32 off, f16/bf16 "
                     "1e-3, int8 1e-2)");
     cmd->add_option("--plugin", o.plugins, "Extra plugin library (.so) besides the ones found; repeatable");
+    add_discovery_timeout_option(cmd, o.discovery);
     cmd->add_option("--plugin-options", o.plugin_options, "Options passed to each plugin's create(): key=value,...");
     cmd->add_option("-o,--output", a->output, "Also write the report to this file (format from --format or the extension)");
     cmd->add_option("--format", a->format, "Report format: table, json, csv, md")
@@ -329,7 +457,7 @@ void register_run(CLI::App& app) {
                                          "--threads", "--timeout", "--prompt", "--tokens", "--parity-tokens",
                                          "--batch", "--long-positions", "--long-samples", "--repetitions",
                                          "--warmup", "--min-time", "--parity-max-rel-l2", "--parity-min-top1",
-                                         "--parity-max-mean-kl", "--plugin", "--plugin-options"};
+                                         "--parity-max-mean-kl", "--plugin", "--plugin-options", "--discovery-timeout"};
         a->planning_flags_given.clear();
         for (const char* f : planning)
             if (cmd->count(f) > 0) a->planning_flags_given.push_back(f);

@@ -1,4 +1,5 @@
 // `rwkvbench synth`: write a preset's deterministic synthetic weights to a safetensors file.
+#include "cli_checks.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
@@ -24,6 +25,7 @@ struct SynthOptions {
 };
 
 int run_synth(const SynthOptions& o) {
+    check_path_argument("-o", o.output);
     const Preset* p = find_preset(o.preset);
     if (!p)
         throw InputError(fmt::format("--preset: unknown preset '{}' (closest: {}; `rwkvbench models` lists all)",
@@ -58,11 +60,12 @@ void register_synth(CLI::App& app) {
     auto o = std::make_shared<SynthOptions>();
     cmd->add_option("preset,--preset", o->preset, "Preset name (see `rwkvbench models`), e.g. rwkv7-0.1b")
         ->required();
-    cmd->add_option("--seed", o->seed, "Seed of the weights (default 1)");
+    cmd->add_option("--seed", o->seed, "Seed of the weights (default 1)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--dtype", o->dtype, "Element type of the file: f32 (default), f16, bf16 or f64");
     cmd->add_option("-o,--output", o->output, "Output .safetensors path (written atomically)")->required();
     cmd->add_option("--threads", o->threads,
-                    "Threads per large tensor (0 = $RWKVB_SYNTH_THREADS or every core); never changes the bytes");
+                    "Threads per large tensor (0 = $RWKVB_SYNTH_THREADS or every core); never changes the bytes")
+        ->check(CLI::Range(0u, 1u << 16));
     set_action(cmd, [o] { return run_synth(*o); });
 }
 

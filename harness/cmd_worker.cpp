@@ -4,9 +4,12 @@
 #include "atomic_file.hpp"
 #include "cell.hpp"
 #include "cell_guard.hpp"
+#include "cell_outputs.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
 #include "paths.hpp"
+#include "untrusted_json.hpp"
+#include "utf8.hpp"
 #include "worker_process.hpp"
 
 #include <fmt/format.h>
@@ -25,9 +28,10 @@ struct WorkerArgs {
 CellEnvironment read_environment(const std::string& env_file) {
     CellEnvironment env;
     if (!env_file.empty()) {
-        const auto j = nlohmann::json::parse(read_file(env_file), nullptr, false);
-        if (j.is_discarded() || !j.is_object())
-            throw InputError(fmt::format("{}: not a worker environment (a JSON object was expected)", env_file));
+        const auto j = parse_untrusted_json(read_file(env_file));
+        if (j.is_discarded() || !j.is_object() || (j.contains("cache_dir") && !j["cache_dir"].is_string()))
+            throw InputError(fmt::format("{}: not a worker environment (a JSON object, its cache_dir a string, was "
+                                         "expected)", env_file));
         env.cache_dir = j.value("cache_dir", std::string());
         if (auto it = j.find("limits"); it != j.end() && it->is_object()) env.limits = *it;
     }
@@ -35,8 +39,12 @@ CellEnvironment read_environment(const std::string& env_file) {
     return env;
 }
 
-int run_worker(const WorkerArgs& a) {
-    const auto spec_json = nlohmann::json::parse(read_file(a.spec), nullptr, false);
+int run_worker(const WorkerArgs& a_in) {
+    // Resolved before any plugin code runs: a plugin that chdir()s must not move the record.
+    WorkerArgs a = a_in;
+    for (std::string* path : {&a.spec, &a.result, &a.env})
+        if (!path->empty()) *path = std::filesystem::absolute(*path).string();
+    const auto spec_json = parse_untrusted_json(read_file(a.spec));
     if (spec_json.is_discarded()) throw InputError(fmt::format("{}: not valid JSON (a cell spec was expected)", a.spec));
     CellSpec spec;
     try {
@@ -45,9 +53,10 @@ int run_worker(const WorkerArgs& a) {
         throw InputError(fmt::format("{}: not a cell spec: {}", a.spec, e.what()));
     }
     int code = kWorkerOk;
-    const nlohmann::json record = run_cell_guarded(spec, read_environment(a.env), &code);
+    const nlohmann::json record = run_cell_guarded(
+        spec, read_environment(a.env), outputs_file(std::filesystem::path(a.result).parent_path(), spec.id()), &code);
     if (code != kWorkerOk) std::fprintf(stderr, "rwkvbench: error: %s\n", record.value("status_detail", "").c_str());
-    write_file_atomically(a.result, record.dump(2));
+    write_file_atomically(a.result, json_text(record));  // plugin strings may hold any bytes
     return code;
 }
 

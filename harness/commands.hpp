@@ -19,6 +19,8 @@ void register_logits(CLI::App& app);   // cmd_logits.cpp: dump a backend's logit
 void register_list(CLI::App& app);     // cmd_list.cpp: backends, devices, presets, scenarios
 void register_run(CLI::App& app);      // cmd_run.cpp: plan and run cells in workers
 void register_worker(CLI::App& app);   // cmd_worker.cpp: one cell, in a child process
+void register_probe(CLI::App& app);    // cmd_probe.cpp: describe one plugin, in a child process
+void register_golden(CLI::App& app);   // cmd_golden.cpp: golden logits, in a clean child process
 void register_limits(CLI::App& app);   // cmd_limits.cpp: this host's bandwidth and GEMM peak
 
 }  // namespace rwkvb

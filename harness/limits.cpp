@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -224,14 +226,34 @@ std::filesystem::path limits_cache_path(const std::filesystem::path& cache_dir, 
     return cache_dir / "limits" / (safe_key(key) + ".json");
 }
 
+std::string limits_implausibility(const nlohmann::json& j) {
+    if (!j.is_object() || j.value("schema", "") != "rwkvbench-limits") return "not an rwkvbench limits document";
+    // Far outside what any host measures: a read ceiling between 0.1 GB/s and 100 TB/s, a GEMM
+    // peak between 0.1 GFLOP/s and 100 PFLOP/s. A cached figure beyond them was edited or broken,
+    // and would turn every fraction computed against it into nonsense.
+    const auto bad = [&](const char* key, double lo, double hi, bool nullable) -> std::string {
+        const auto it = j.find(key);
+        if (it == j.end()) return fmt::format("no {}", key);
+        if (it->is_null() && nullable) return "";
+        if (!it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() < lo || it->get<double>() > hi)
+            return fmt::format("{} = {} is outside [{:g}, {:g}]", key, it->dump(), lo, hi);
+        return "";
+    };
+    if (auto why = bad("memory_read_gbps", 0.1, 1e5, false); !why.empty()) return why;
+    return bad("gemm_f32_gflops", 0.1, 1e8, true);
+}
+
 nlohmann::json load_or_measure_limits(const std::filesystem::path& cache_dir, bool measure_if_missing, int threads) {
     const auto path = limits_cache_path(cache_dir, threads);
     std::ifstream in(path);
     if (in) {
         auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-        if (j.is_object() && j.value("schema", "") == "rwkvbench-limits" && j.contains("memory_read_gbps")) {
+        if (const std::string why = limits_implausibility(j); why.empty()) {
             j["cache_path"] = path.string();
             return j;
+        } else if (!j.is_discarded()) {
+            std::fprintf(stderr, "note: cached limits %s are not plausible (%s): %s\n", path.string().c_str(),
+                         why.c_str(), measure_if_missing ? "measuring again" : "ignored");
         }
     }
     if (!measure_if_missing) return nlohmann::json::object();

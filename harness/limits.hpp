@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <string>
 
 namespace rwkvb {
 
@@ -32,8 +33,12 @@ nlohmann::json measure_limits(int threads);
 
 // cache_dir/limits/<key>.json, key from hostname, CPU model and threads (filesystem-safe).
 std::filesystem::path limits_cache_path(const std::filesystem::path& cache_dir, int threads = 0);
+// Why a limits document cannot be trusted (not ours, a figure missing, non-finite or absurd), or
+// "" when it is plausible.
+std::string limits_implausibility(const nlohmann::json& limits);
 // The cached document, or a fresh measurement (then cached) when missing and measure_if_missing;
-// {} when missing and not measuring. A damaged cache file counts as missing.
+// {} when missing and not measuring. A damaged or implausible cache file counts as missing (said
+// on stderr when it parsed), so no fraction is ever computed against an absurd ceiling.
 nlohmann::json load_or_measure_limits(const std::filesystem::path& cache_dir, bool measure_if_missing,
                                       int threads = 0);
 

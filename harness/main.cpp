@@ -1,3 +1,4 @@
+#include "cli_checks.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
         "`rwkvbench list` (what this machine offers) and `rwkvbench <command> --help`."};
     app.require_subcommand(1);
     app.set_version_flag("--version", "rwkvbench " RWKVB_VERSION " (" RWKVB_GIT_HASH ")");
+    app.failure_message(one_line_usage_error);
     register_run(app);
     register_list(app);
     register_models(app);
@@ -23,6 +25,8 @@ int main(int argc, char** argv) {
     register_logits(app);
     register_limits(app);
     register_worker(app);
+    register_probe(app);
+    register_golden(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,12 +1,14 @@
 #include "plan.hpp"
 
+#include "discovery.hpp"
 #include "dtype.hpp"
 #include "errors.hpp"
 #include "model_config.hpp"
 #include "parity.hpp"
-#include "plugin.hpp"
 #include "presets.hpp"
 #include "safetensors.hpp"
+#include "sha256.hpp"
+#include "atomic_file.hpp"
 #include "synth.hpp"
 
 #include <fmt/format.h>
@@ -14,56 +16,23 @@
 
 #include <algorithm>
 #include <charconv>
+#include <fstream>
 #include <map>
 #include <set>
 
 namespace rwkvb {
 namespace {
 
-// A plugin found on disk: loaded with its device count, or the one line saying why not.
-struct FoundPlugin {
-    std::filesystem::path path;
-    std::string file_name;  // "x" of librwkvb_x.so: names a plugin even when it cannot load
-    std::shared_ptr<Plugin> plugin;
-    int devices = 0;
-    std::string error;
-};
-
-std::vector<FoundPlugin> find_all(const std::vector<std::filesystem::path>& extra) {
-    std::vector<FoundPlugin> out;
-    std::set<std::string> seen;
-    for (const auto& path : discover_plugins(extra)) {
-        std::error_code ec;
-        const auto canon = std::filesystem::weakly_canonical(path, ec);
-        if (!seen.insert(ec ? path.string() : canon.string()).second) continue;
-        FoundPlugin f;
-        f.path = ec ? path : canon;
-        std::string stem = path.stem().string();
-        f.file_name = stem.starts_with("librwkvb_") ? stem.substr(9) : stem;
-        try {
-            f.plugin = Plugin::load(f.path);
-            f.devices = f.plugin->device_count();
-        } catch (const PluginError& e) {
-            f.plugin.reset();  // unusable, even if the table itself loaded
-            f.devices = 0;
-            f.error = e.what();
-        }
-        out.push_back(std::move(f));
-    }
-    return out;
-}
-
-std::string backend_names(const std::vector<FoundPlugin>& found) {
+std::string backend_names(const std::vector<PluginDescription>& found) {
     std::string list;
-    for (const auto& f : found) list += (list.empty() ? "" : ", ") + (f.plugin ? f.plugin->name() : f.file_name);
+    for (const auto& f : found) list += (list.empty() ? "" : ", ") + (f.name.empty() ? f.file_name() : f.name);
     return list.empty() ? "none (no plugin found; see `rwkvbench list`)" : list;
 }
 
 // A backend without devices says why when it can (e.g. "no OpenCL platform found").
-std::string no_device_note(const FoundPlugin& f) {
-    std::string why;
-    if (const char* e = f.plugin->table().last_error(nullptr); e && *e) why = std::string(": ") + e;
-    return fmt::format("{}: no device here{} — skipped", f.plugin->name(), why);
+std::string no_device_note(const PluginDescription& f) {
+    const std::string why = f.no_device_reason.empty() ? "" : ": " + f.no_device_reason;
+    return fmt::format("{}: no device here{} — skipped", f.name, why);
 }
 
 std::vector<std::string> dtype_names() { return {"f64", "f32", "f16", "bf16", "int8"}; }
@@ -154,67 +123,63 @@ Plan make_plan(const RunOptions& o, const std::filesystem::path& models_dir) {
     for (size_t i = n_presets; i < workloads.size(); ++i)
         if (uses[safe_id_component(workloads[i].name)] > 1) workloads[i].name += "-" + path_tag(workloads[i].path);
 
-    // Backends and devices.
-    const auto found = find_all(o.plugins);
+    // Backends and devices, each plugin described by a child process (discovery.hpp): none is
+    // loaded here, so none can hang or crash the planning.
+    PluginCatalog catalog(o.plugins, o.discovery);
     struct Target {
-        const FoundPlugin* plugin;
+        const PluginDescription* plugin;
         std::string backend;
         int device;
     };
     std::vector<Target> targets;
     for (const auto& text : o.backends) {
         if (text == "all") {
-            for (const auto& f : found) {
-                if (!f.plugin) {
+            for (const auto& f : catalog.describe_all()) {
+                if (!f.usable()) {
                     plan.notes.push_back(fmt::format("skipping a plugin that cannot load: {}", f.error));
                     continue;
                 }
-                if (f.plugin->name() == "reference" || f.plugin->name() == "template") continue;
-                if (f.devices == 0) plan.notes.push_back(no_device_note(f));
-                for (int d = 0; d < f.devices; ++d) targets.push_back({&f, f.plugin->name(), d});
+                if (f.name == "reference" || f.name == "template") continue;
+                if (f.devices.empty()) plan.notes.push_back(no_device_note(f));
+                for (int d = 0; d < static_cast<int>(f.devices.size()); ++d) targets.push_back({&f, f.name, d});
             }
             continue;
         }
         const BackendSelector sel = parse_backend_selector(text);
-        const FoundPlugin* match = nullptr;
-        for (const auto& f : found)
-            if (f.plugin && f.plugin->name() == sel.name) { match = &f; break; }
+        const PluginDescription* match = catalog.find(sel.name);
+        if (!match)
+            throw InputError(fmt::format("unknown backend '{}': available are {}", sel.name,
+                                         backend_names(catalog.describe_all())));
         // A plugin that cannot load is still a cell when asked for by name: its worker records
         // the load error, so the run says what is wrong with it instead of refusing to start.
-        if (!match)
-            for (const auto& f : found)
-                if (!f.plugin && f.file_name == sel.name) { match = &f; break; }
-        if (!match)
-            throw InputError(fmt::format("unknown backend '{}': available are {}", sel.name, backend_names(found)));
-        if (!match->plugin) {
+        if (!match->usable()) {
+            plan.notes.push_back(fmt::format("{} (its cells run anyway, each worker recording what happens)", match->error));
             targets.push_back({match, sel.name, sel.device.value_or(0)});
             continue;
         }
-        if (match->devices == 0) {
+        const int devices = static_cast<int>(match->devices.size());
+        if (devices == 0) {
             plan.notes.push_back(no_device_note(*match));
             continue;
         }
         if (sel.device) {
-            if (*sel.device >= match->devices)
+            if (*sel.device >= devices)
                 throw InputError(fmt::format("--backend {}: {} has no device {} (it has {}; see `rwkvbench list`)",
-                                             text, sel.name, *sel.device, match->devices));
+                                             text, sel.name, *sel.device, devices));
             targets.push_back({match, sel.name, *sel.device});
         } else {
-            for (int d = 0; d < match->devices; ++d) targets.push_back({match, sel.name, d});
+            for (int d = 0; d < devices; ++d) targets.push_back({match, sel.name, d});
         }
     }
 
     std::set<std::string> ids;
     for (const auto& t : targets) {
-        uint32_t weight_mask = ~0u;  // unknown (plugin cannot load): let the worker report it
+        uint32_t weight_mask = ~0u;  // unknown (plugin or device unusable): let the worker report it
         std::string device_name;
-        if (t.plugin->plugin) {
-            try {
-                const auto info = t.plugin->plugin->device_info(t.device);
-                weight_mask = info.weight_dtypes;
-                device_name = info.name;
-            } catch (const PluginError&) {
-            }
+        if (t.plugin->usable() && t.device < static_cast<int>(t.plugin->devices.size()) &&
+            t.plugin->devices[t.device].error.empty()) {
+            weight_mask = t.plugin->devices[t.device].weight_dtypes;
+            device_name = t.plugin->devices[t.device].name;
         }
         for (const auto& w : workloads)
             for (const auto& scenario : o.scenarios)
@@ -257,7 +222,7 @@ Plan make_plan(const RunOptions& o, const std::filesystem::path& models_dir) {
     return plan;
 }
 
-std::string synthetic_model_staleness(const SyntheticModel& m) {
+std::string synthetic_model_staleness(const SyntheticModel& m, std::string* digest) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(m.path, ec)) return "missing";
     const Preset* p = find_preset(m.preset);
@@ -279,18 +244,42 @@ std::string synthetic_model_staleness(const SyntheticModel& m) {
     } catch (const InputError& e) {
         return fmt::format("unreadable ({})", e.what());
     }
+    // Metadata and shapes can be right while the numbers were edited: the bytes must still hash
+    // to what was pinned when the file was written.
+    std::ifstream pin(synthetic_model_pin_path(m.path));
+    std::string pinned;
+    if (!(pin >> pinned)) return "has no pinned SHA-256 beside it";
+    const std::string actual = sha256_file(m.path);
+    if (actual != pinned) return "no longer matches the SHA-256 pinned when it was written (edited or damaged)";
+    if (digest) *digest = actual;
     return "";
 }
 
-void prepare_models(const std::vector<SyntheticModel>& models) {
+std::filesystem::path synthetic_model_pin_path(const std::filesystem::path& model) {
+    return model.string() + ".sha256";
+}
+
+std::map<std::filesystem::path, std::string> prepare_models(
+    const std::vector<SyntheticModel>& models,
+    const std::function<void(const SyntheticModel&, const std::string&)>& on_write) {
+    std::map<std::filesystem::path, std::string> digests;
     for (const auto& m : models) {
-        if (synthetic_model_staleness(m).empty()) continue;
+        std::string digest;
+        const std::string why = synthetic_model_staleness(m, &digest);
+        if (why.empty()) {
+            digests[m.path] = digest;
+            continue;
+        }
+        if (on_write) on_write(m, why);
         const Preset* p = find_preset(m.preset);
         std::error_code ec;
         std::filesystem::create_directories(m.path.parent_path(), ec);
         if (ec) throw InputError(fmt::format("{}: cannot create: {}", m.path.parent_path().string(), ec.message()));
         write_synthetic_model(p->config, m.seed, DType::F32, m.path, m.preset);
+        digests[m.path] = sha256_file(m.path);
+        write_file_atomically(synthetic_model_pin_path(m.path), digests[m.path] + "\n");
     }
+    return digests;
 }
 
 void to_json(nlohmann::json& j, const PlannedCell& c) {
@@ -309,6 +298,9 @@ void to_json(nlohmann::json& j, const SyntheticModel& m) {
 
 void from_json(const nlohmann::json& j, SyntheticModel& m) {
     m.preset = j.at("preset").get<std::string>();
+    // Only an unsigned integer: nlohmann would cast -1 (a wrap) or 1e300 (undefined behaviour).
+    if (!j.at("seed").is_number_unsigned())
+        throw nlohmann::json::type_error::create(302, "a synthetic model's seed must be an unsigned integer", &j);
     m.seed = j.at("seed").get<uint64_t>();
     m.path = j.at("path").get<std::string>();
 }

@@ -3,10 +3,13 @@
 // name is an InputError listing what is available. Nothing here starts a worker.
 #pragma once
 #include "cell.hpp"
+#include "discovery.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +29,7 @@ struct RunOptions {
     std::string plugin_options;
     ScenarioParams params;
     std::vector<std::filesystem::path> plugins;  // --plugin, in addition to the search dirs
+    DiscoveryOptions discovery;                  // how each plugin is described (a child, a timeout)
     // --parity-* overrides of the DESIGN.md §6 defaults: {"max_rel_l2": x | null, ...}.
     nlohmann::json parity_thresholds = nlohmann::json::object();
 };
@@ -70,11 +74,19 @@ std::filesystem::path synthetic_model_path(const std::filesystem::path& models_d
 Plan make_plan(const RunOptions& options, const std::filesystem::path& models_dir);
 
 // Why the cached file of `m` cannot be used ("missing", "made by generator …", "holds seed 2",
-// a dtype or shape mismatch, unreadable), or "" when its metadata (generator version, preset,
-// seed), dtype (F32) and shapes match: a file merely existing is not enough.
-std::string synthetic_model_staleness(const SyntheticModel& m);
-// Writes each synthetic checkpoint that is missing or stale (the writer is atomic).
-void prepare_models(const std::vector<SyntheticModel>& models);
+// a dtype or shape mismatch, unreadable, no pinned SHA-256, bytes that no longer hash to it), or
+// "" when its metadata (generator version, preset, seed), dtype (F32) and shapes match and its
+// SHA-256 (stored in `digest` if given) equals the one pinned beside it when it was written. A
+// file merely existing is not enough.
+std::string synthetic_model_staleness(const SyntheticModel& m, std::string* digest = nullptr);
+// "<model>.sha256": the SHA-256 of a synthetic checkpoint, written with it.
+std::filesystem::path synthetic_model_pin_path(const std::filesystem::path& model);
+// Writes each synthetic checkpoint that is missing or stale (the writer is atomic) and pins its
+// SHA-256 beside it, calling `on_write` with the reason first. Returns every model's verified
+// SHA-256, by path.
+std::map<std::filesystem::path, std::string> prepare_models(
+    const std::vector<SyntheticModel>& models,
+    const std::function<void(const SyntheticModel&, const std::string& why)>& on_write = {});
 
 void to_json(nlohmann::json& j, const PlannedCell& c);
 void from_json(const nlohmann::json& j, PlannedCell& c);

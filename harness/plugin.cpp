@@ -1,6 +1,7 @@
 #include "plugin.hpp"
 
 #include "errors.hpp"
+#include "utf8.hpp"
 
 #include <dlfcn.h>
 #include <fmt/format.h>
@@ -14,12 +15,19 @@
 namespace rwkvb {
 namespace {
 
-// Sizes above these are a plugin lying, not hardware: refuse them instead of allocating.
-constexpr int kMaxDevices = 4096;
-constexpr uint64_t kMaxBytes = uint64_t(1) << 52;  // 4 PiB
-constexpr int kMaxComputeUnits = 1 << 24;
+constexpr size_t kMaxMessageBytes = 4096;  // a last_error() longer than this is not one line
 
 bool terminated(const char* s, size_t capacity) { return std::memchr(s, '\0', capacity) != nullptr; }
+
+// Rewrites the NUL-terminated `field` of a device description as valid UTF-8. Each replaced
+// byte grows by two (U+FFFD is three bytes), so the result is cut to fit, on a character boundary.
+void make_field_valid_utf8(char* field, size_t capacity) {
+    const std::string valid = valid_utf8(field);
+    size_t n = std::min(valid.size(), capacity - 1);
+    while (n > 0 && n < valid.size() && (static_cast<unsigned char>(valid[n]) & 0xC0) == 0x80) --n;
+    std::memcpy(field, valid.data(), n);
+    field[n] = '\0';
+}
 
 std::filesystem::path executable_dir() {
     std::error_code ec;
@@ -42,14 +50,14 @@ const char* status_name(rwkvb_status status) {
 }
 
 std::shared_ptr<Plugin> Plugin::load(const std::filesystem::path& path) {
-    const std::string where = path.string();
+    const std::string where = valid_utf8(path.string());
     std::shared_ptr<Plugin> p(new Plugin());
     p->path_ = path;
     // RTLD_LOCAL keeps each plugin's heavy dependencies (oneDNN, OpenCL, CUDA) to itself.
     p->handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!p->handle_) {
         const char* e = dlerror();
-        throw PluginError(fmt::format("{}: cannot load plugin: {}", where, e ? e : "unknown dlopen error"),
+        throw PluginError(fmt::format("{}: cannot load plugin: {}", where, e ? valid_utf8(e) : "unknown dlopen error"),
                           PluginStage::Load);
     }
     auto entry = reinterpret_cast<rwkvb_backend_entry_fn>(dlsym(p->handle_, RWKVB_ENTRY_SYMBOL));
@@ -71,8 +79,8 @@ std::shared_ptr<Plugin> Plugin::load(const std::filesystem::path& path) {
     if (!t.name || !terminated(t.name, RWKVB_NAME_LEN) || !*t.name)
         throw PluginError(fmt::format("{}: the plugin's name is missing or not a short string", where),
                           PluginStage::Load);
-    p->name_ = t.name;
-    p->version_ = (t.version && terminated(t.version, RWKVB_NAME_LEN)) ? t.version : "";
+    p->name_ = valid_utf8(t.name);
+    p->version_ = (t.version && terminated(t.version, RWKVB_NAME_LEN)) ? valid_utf8(t.version) : "";
     struct Member {
         const void* fn;
         const char* name;
@@ -103,10 +111,14 @@ Plugin::~Plugin() {
     // thread-local destructors that crash when their code is unmapped before process exit.
 }
 
+std::string Plugin::last_error(const rwkvb_context* ctx) const {
+    const char* e = table_->last_error(ctx);
+    return (e && terminated(e, kMaxMessageBytes)) ? valid_utf8(e) : std::string();
+}
+
 void Plugin::check(rwkvb_status status, const char* what, const rwkvb_context* ctx, PluginStage stage) const {
     if (status == RWKVB_OK) return;
-    std::string msg;
-    if (const char* e = table_->last_error(ctx); e && terminated(e, 4096)) msg = e;
+    std::string msg = last_error(ctx);
     if (msg.empty()) msg = "(the plugin gave no message)";
     throw PluginError(fmt::format("{}: {} failed ({}): {}", name_, what, status_name(status), msg), stage);
 }
@@ -114,7 +126,7 @@ void Plugin::check(rwkvb_status status, const char* what, const rwkvb_context* c
 int Plugin::device_count() const {
     int32_t n = -1;
     check(table_->device_count(&n), "device_count", nullptr, PluginStage::Load);
-    if (n < 0 || n > kMaxDevices)
+    if (n < 0 || n > kMaxPluginDevices)
         throw PluginError(fmt::format("{}: reports an absurd device count ({})", name_, n), PluginStage::Load);
     return n;
 }
@@ -130,14 +142,18 @@ rwkvb_device_info Plugin::device_info(int device) const {
         !terminated(info.driver_version, sizeof info.driver_version) ||
         !terminated(info.description, sizeof info.description))
         throw bad("a string field is not NUL-terminated");
-    if (info.memory_bytes > kMaxBytes) throw bad(fmt::format("absurd memory size {} bytes", info.memory_bytes));
-    if (info.compute_units < 0 || info.compute_units > kMaxComputeUnits)
+    if (info.memory_bytes > kMaxPluginBytes) throw bad(fmt::format("absurd memory size {} bytes", info.memory_bytes));
+    if (info.compute_units < 0 || info.compute_units > kMaxPluginComputeUnits)
         throw bad(fmt::format("absurd compute unit count {}", info.compute_units));
     const uint32_t known = (1u << RWKVB_DTYPE_COUNT) - 1;
     if ((info.weight_dtypes & ~known) || (info.compute_dtypes & ~known) || !info.weight_dtypes)
         throw bad("unknown or empty dtype mask");
     if (info.logits_dtype != RWKVB_F32 && info.logits_dtype != RWKVB_F64)
         throw bad(fmt::format("logits dtype {} is neither F32 nor F64", info.logits_dtype));
+    make_field_valid_utf8(info.name, sizeof info.name);
+    make_field_valid_utf8(info.vendor, sizeof info.vendor);
+    make_field_valid_utf8(info.driver_version, sizeof info.driver_version);
+    make_field_valid_utf8(info.description, sizeof info.description);
     return info;
 }
 
@@ -250,7 +266,7 @@ rwkvb_memory Session::memory_usage() {
     rwkvb_memory m{};
     plugin_->check(plugin_->table().memory_usage(ctx_, &m), "memory_usage", ctx_);
     for (uint64_t v : {m.weights, m.state, m.workspace, m.peak})
-        if (v > kMaxBytes)
+        if (v > kMaxPluginBytes)
             throw PluginError(fmt::format("{}: reports an absurd memory size ({} bytes)", plugin_->name(), v));
     return m;
 }

@@ -13,6 +13,11 @@
 
 namespace rwkvb {
 
+// Sizes above these are a plugin lying, not hardware: refused instead of trusted.
+inline constexpr int kMaxPluginDevices = 4096;
+inline constexpr uint64_t kMaxPluginBytes = uint64_t(1) << 52;  // 4 PiB
+inline constexpr int kMaxPluginComputeUnits = 1 << 24;
+
 // Where a plugin failed, so a cell can be classified without reading the message: Load (dlopen,
 // the table, device queries, Session::load — the model never got in), Create (create()), Call
 // (a call on a loaded model: state, forward, synchronize, memory_usage).
@@ -28,7 +33,8 @@ struct PluginError : std::runtime_error {
 
 class Plugin {
 public:
-    // dlopens `path` and validates the entry symbol, the table and its ABI version.
+    // dlopens `path` and validates the entry symbol, the table and its ABI version. Name and
+    // version are kept as valid UTF-8, as is every message a PluginError carries.
     static std::shared_ptr<Plugin> load(const std::filesystem::path& path);
     ~Plugin();
     Plugin(const Plugin&) = delete;
@@ -39,9 +45,12 @@ public:
     const std::string& version() const { return version_; }
     const std::filesystem::path& path() const { return path_; }
 
-    // Devices, each description checked (terminated strings, sane counts and dtypes).
+    // Devices, each description checked (terminated strings, sane counts and dtypes); its
+    // strings are made valid UTF-8 in place (invalid bytes replaced, cut on a character).
     int device_count() const;
     rwkvb_device_info device_info(int device) const;
+    // last_error(ctx) as valid UTF-8, "" if it gave none or no terminated string within 4 KiB.
+    std::string last_error(const rwkvb_context* ctx) const;
 
     // Throws PluginError "<plugin>: <what> failed (<status>): <last_error>" at `stage` unless OK.
     void check(rwkvb_status status, const char* what, const rwkvb_context* ctx,

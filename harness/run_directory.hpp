@@ -4,10 +4,22 @@
 //   cells/<id>.json    each finished cell's record, written atomically before the next starts
 //   work/              specs handed to workers and the records they write back
 //   results.json       the whole run document, rewritten atomically after every cell
+//   .lock              flock()ed by the one `run` using the directory
+//
+// The root is made absolute when the directory is created or opened, before any worker starts:
+// every path handed to a worker names the same file whatever directory a plugin chdir()s to.
+//
+// Stale temporaries: write_file_atomically leaves `<file>.tmp.<pid>` behind when a writer is
+// killed mid-write (kill -9). Holding the lock, we know no other run writes here, and the
+// workers of an earlier one died with it (PR_SET_PDEATHSIG), so every such file is stale and is
+// removed on create and open. Where the file system cannot lock, only those whose pid is gone.
+// (flock locks belong to an open file: two RunDirectory objects of one directory cannot coexist,
+// even in one process.)
 #pragma once
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -15,9 +27,11 @@ namespace rwkvb {
 
 class RunDirectory {
 public:
-    // A new run directory; InputError if `dir` already holds a run (plan.json).
+    // A new run directory; InputError if `dir` already holds a run (plan.json) or another run is
+    // using it.
     static RunDirectory create(const std::filesystem::path& dir);
-    // An existing run (for --resume); InputError naming the directory if it has no valid plan.
+    // An existing run (for --resume); InputError naming the directory if it has no valid plan or
+    // another run is using it.
     static RunDirectory open(const std::filesystem::path& dir);
     // ./rwkvbench-results/<UTC timestamp>-<host>, made unique with a suffix if taken.
     static std::filesystem::path default_location(const std::filesystem::path& base = "rwkvbench-results");
@@ -39,8 +53,11 @@ public:
     void write_results(const nlohmann::json& document) const;
 
 private:
-    explicit RunDirectory(std::filesystem::path root) : root_(std::move(root)) {}
+    explicit RunDirectory(std::filesystem::path root);
+    // Takes the lock (InputError if another run holds it) and removes stale temporaries.
+    void claim();
     std::filesystem::path root_;
+    std::shared_ptr<const int> lock_fd_;  // closed, so unlocked, with the last copy
 };
 
 // "2024-05-01T12:34:56Z"

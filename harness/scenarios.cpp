@@ -1,13 +1,15 @@
 // run_cell: one cell in this process (DESIGN.md §4–§6). Loads the plugin and the checkpoint,
 // runs one scenario with warm-up, repetitions and a minimum measured time, and returns the
 // result record (reports/results.schema.json, "cell"). Every time is steady_clock around
-// forward() with synchronize() before the clock starts and before it stops.
+// forward() with synchronize() before the clock starts and before it stops. The logits its
+// output checks ask for are copied out between timed calls, never inside the clock, and
+// written for the parent to judge (cell_verdict.hpp).
 #include "cell.hpp"
+#include "cell_outputs.hpp"
 #include "errors.hpp"
-#include "golden_cache.hpp"
 #include "model_config.hpp"
+#include "output_checks.hpp"
 #include "parity.hpp"
-#include "paths.hpp"
 #include "plugin.hpp"
 #include "presets.hpp"
 #include "safetensors.hpp"
@@ -85,6 +87,13 @@ struct Cell {
     DType dtype{};
     std::unique_ptr<Session> session;
     std::vector<std::byte> logits;
+    std::unique_ptr<CellOutputs> outputs;
+
+    // Row `logits_row` of the last forward's logits becomes row `row` of output check `name`.
+    void capture(const std::string& name, size_t row, size_t logits_row) {
+        const size_t row_bytes = size_t(config.vocab_size) * dtype_size(session->logits_dtype());
+        outputs->capture(name, row, logits.data() + logits_row * row_bytes);
+    }
 
     void* logits_for(int rows) {
         const size_t need = size_t(rows) * size_t(config.vocab_size) * dtype_size(session->logits_dtype());
@@ -149,12 +158,23 @@ void set_noise(json& rec, const json& primary) {
 
 void run_prefill(Cell& c, json& rec) {
     const auto& p = c.spec.params;
-    const auto tokens = synthetic_tokens(c.spec.seed, size_t(p.prompt_tokens), c.config.vocab_size);
+    // The prompt, and one token more for the un-timed LOGITS_NONE check below.
+    const auto tokens = synthetic_tokens(c.spec.seed, size_t(p.prompt_tokens) + 1, c.config.vocab_size);
     StateGuard st(*c.session, 1);
+    int calls = 0;  // repeat() calls the warm-up first
     const auto samples = repeat(p, [&] {
         c.session->reset_state(st.state);
-        return c.forward_timed(st.state, tokens.data(), p.prompt_tokens, 1, RWKVB_LOGITS_LAST);
+        const double s = c.forward_timed(st.state, tokens.data(), p.prompt_tokens, 1, RWKVB_LOGITS_LAST);
+        const int timed = calls++ - p.warmup;
+        if (timed == 0) c.capture("prefill.first_rep", 0, 0);
+        if (timed >= 0) c.capture("prefill.last_rep", 0, 0);
+        return s;
     });
+    // A prompt whose logits are not asked for must still be consumed: one token after it shows.
+    c.session->reset_state(st.state);
+    c.forward(st.state, tokens.data(), p.prompt_tokens, 1, RWKVB_LOGITS_NONE);
+    c.forward(st.state, &tokens[size_t(p.prompt_tokens)], 1, 1, RWKVB_LOGITS_LAST);
+    c.capture("prefill.none_then_token", 0, 0);
     const json stats = stats_json(samples);
     const double med = stats["median"];
     const double vd = double(c.config.vocab_size) * c.config.n_embd;
@@ -192,9 +212,16 @@ void run_decode(Cell& c, json& rec, int batch) {
         c.forward(st.state, prompt.data(), p.prompt_tokens, batch, RWKVB_LOGITS_NONE);
         double total = 0;
         std::vector<double> lat;
+        const int timed = calls - p.warmup;
         for (int i = 0; i < p.decode_tokens; ++i) {
             lat.push_back(c.forward_timed(st.state, &steps[size_t(i) * size_t(batch)], 1, batch, RWKVB_LOGITS_LAST));
             total += lat.back();
+            if (batch == 1 && timed >= 0) c.capture("decode.last_rep", size_t(i), 0);
+        }
+        for (int b = 0; b < batch && timed >= 0; ++b) {  // the last step's logits of every stream
+            const std::string stream = batch == 1 ? std::string("decode") : fmt::format("batch.stream{}", b);
+            if (timed == 0) c.capture(stream + ".first_rep", 0, size_t(b));
+            if (batch > 1) c.capture(stream + ".last_rep", 0, size_t(b));
         }
         if (calls++ >= p.warmup) per_step.insert(per_step.end(), lat.begin(), lat.end());
         return total;
@@ -248,7 +275,8 @@ void run_long(Cell& c, json& rec) {
     std::vector<double> all, medians;
     json windows = json::array(), state_bytes = json::array(), rss = json::array(), pos_json = json::array();
     for (int i = 0; i < p.warmup && pos < positions.front(); ++i) c.forward(st.state, &tokens[size_t(pos++)], 1, 1, RWKVB_LOGITS_LAST);
-    for (int target : positions) {
+    for (size_t window = 0; window < positions.size(); ++window) {
+        const int target = positions[window];
         while (pos < target) {  // advance in sequence mode: every position really passes through
             const int n = std::min(kLongChunkTokens, target - pos);
             advance_s += c.forward_timed(st.state, &tokens[size_t(pos)], n, 1, RWKVB_LOGITS_NONE);
@@ -261,6 +289,7 @@ void run_long(Cell& c, json& rec) {
         std::vector<double> w;
         for (int k = 0; k < kLongWindowTokens; ++k, ++pos)
             w.push_back(c.forward_timed(st.state, &tokens[size_t(pos)], 1, 1, RWKVB_LOGITS_LAST));
+        c.capture("long.windows", window, 0);  // step long_capture_step(target): the window's last token
         all.insert(all.end(), w.begin(), w.end());
         medians.push_back(summarize(w).median);
         pos_json.push_back(measured_at);
@@ -291,80 +320,37 @@ void run_long(Cell& c, json& rec) {
     set_noise(rec, stats);
 }
 
-// One mode's summary for the record: the verdict and the aggregate metrics (per-step series are
-// kept for the sequential decode mode only, to keep records small).
-json mode_summary(const ParityReport& r) {
-    json j = r.json;
-    j.erase("per_step");
-    j.erase("thresholds");  // the same for every mode; stated once in parity.thresholds
-    return j;
-}
-
-// Parity in every way a backend may compute logits, each against the same golden: sequential
-// decode (the generation path; its metrics are the top-level ones), one sequence-mode forward
-// with LOGITS_ALL (the prefill path), and a batch of two streams carrying the same tokens (the
-// batch path: the golden of one stream is honestly the golden of both, so its cache key holds).
-// The cell FAILs if any mode fails. Cost: about three times the decode pass.
+// The logits of every way a backend may compute them, for the parent to compare with the same
+// golden (cell_verdict.hpp): sequential decode (the generation path), one sequence-mode forward
+// with LOGITS_ALL (the prefill path), and a batch of two streams with distinct tokens (the batch
+// path: a backend that computes one stream and copies it fails there).
 void run_parity(Cell& c, json& rec) {
     const auto& p = c.spec.params;
-    const auto tokens = synthetic_tokens(c.spec.seed, size_t(p.parity_tokens), c.config.vocab_size);
-    const auto thresholds = thresholds_with_overrides(c.dtype, c.spec.parity_thresholds);
-    const auto dir = c.env.cache_dir.empty() ? cache_dir() : c.env.cache_dir;
-    const GoldenLogits golden = golden_logits(dir, c.file, c.config, tokens, c.spec.threads);
-    const size_t v = size_t(c.config.vocab_size), n = tokens.size();
-    const DType ldt = c.session->logits_dtype();
-    // Row `row` of the last forward's logits into out[0, v).
-    auto take_row = [&](size_t row, double* out) {
-        for (size_t i = 0; i < v; ++i) out[i] = load_as_double(ldt, c.logits.data(), row * v + i);
-    };
-
-    std::vector<double> decode(n * v), sequence(n * v), stream0(n * v), stream1(n * v);
+    const size_t n = size_t(p.parity_tokens);
+    const auto tokens = synthetic_tokens(c.spec.seed, 0, n, c.config.vocab_size);
+    const auto other = synthetic_tokens(c.spec.seed, 1, n, c.config.vocab_size);
     std::vector<double> lat;
     {  // sequential decode, one token at a time from the zero state (timed)
         StateGuard st(*c.session, 1);
         for (size_t t = 0; t < n; ++t) {
             lat.push_back(c.forward_timed(st.state, &tokens[t], 1, 1, RWKVB_LOGITS_LAST));
-            take_row(0, &decode[t * v]);
+            c.capture("parity.decode", t, 0);
         }
     }
     {  // one sequence-mode forward over all tokens, every row of logits
         StateGuard st(*c.session, 1);
         c.forward(st.state, tokens.data(), int(n), 1, RWKVB_LOGITS_ALL);
-        for (size_t t = 0; t < n; ++t) take_row(t, &sequence[t * v]);
+        for (size_t t = 0; t < n; ++t) c.capture("parity.sequence", t, t);
     }
-    {  // two streams decoding together, the same token in each
+    {  // two streams decoding together, each with its own tokens
         StateGuard st(*c.session, 2);
         for (size_t t = 0; t < n; ++t) {
-            const int32_t both[2] = {tokens[t], tokens[t]};
+            const int32_t both[2] = {tokens[t], other[t]};
             c.forward(st.state, both, 1, 2, RWKVB_LOGITS_LAST);
-            take_row(0, &stream0[t * v]);
-            take_row(1, &stream1[t * v]);
+            c.capture("parity.batch2_stream0", t, 0);
+            c.capture("parity.batch2_stream1", t, 1);
         }
     }
-
-    const int steps = golden.steps, vocab = golden.vocab;
-    const ParityReport r = evaluate_parity(golden.logits, decode, steps, vocab, thresholds);
-    const std::pair<const char*, const std::vector<double>*> others[] = {
-        {"sequence", &sequence}, {"batch2_stream0", &stream0}, {"batch2_stream1", &stream1}};
-    json modes = {{"decode", mode_summary(r)}};
-    json failures = json::array();
-    for (const auto& f : r.failures) failures.push_back("decode: " + f);
-    for (const auto& [name, logits] : others) {
-        const ParityReport m = evaluate_parity(golden.logits, *logits, steps, vocab, thresholds);
-        modes[name] = mode_summary(m);
-        for (const auto& f : m.failures) failures.push_back(std::string(name) + ": " + f);
-    }
-    rec["parity"] = r.json;
-    rec["parity"]["verdict"] = failures.empty() ? "PASS" : "FAIL";
-    rec["parity"]["failures"] = failures;
-    rec["parity"]["modes"] = modes;
-    rec["parity"]["golden"] = {{"backend", golden.golden_backend}, {"version", golden.golden_version},
-                               {"key", golden.key},           {"cache_path", golden.path.string()},
-                               {"from_cache", golden.from_cache}, {"compute_s", golden.compute_s}};
-    rec["parity"]["mode"] =
-        "top-level metrics: sequential decode, LOGITS_LAST per token, from the zero state; modes: also one "
-        "sequence-mode forward (LOGITS_ALL) and a batch of 2 streams with the same tokens; FAIL if any mode fails";
-    rec["parity"]["logits_dtype"] = std::string(dtype_name(ldt));
     // Timed for information only: a parity cell's speed is no performance figure (a handful of
     // tokens from a cold start), so it is never flagged noisy.
     const json stats = stats_json(lat);
@@ -375,13 +361,14 @@ void run_parity(Cell& c, json& rec) {
 
 }  // namespace
 
-nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env) {
+nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env, const std::filesystem::path& outputs) {
     check_params(spec.params);
     json rec;
     rec["id"] = spec.id();
     rec["spec"] = spec;
     const auto dtype = dtype_from_cli_name(spec.dtype);
     if (!dtype) throw InputError(fmt::format("unknown dtype '{}' (expected f64, f32, f16, bf16 or int8)", spec.dtype));
+    thresholds_with_overrides(*dtype, spec.parity_thresholds);  // the parent judges with them: refuse bad ones now
     static const char* known[] = {"prefill", "decode", "batch", "long", "parity"};
     if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return spec.scenario == k; }) ==
         std::end(known))
@@ -399,7 +386,7 @@ nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env) {
     if (!env.cache_dir.empty() && plugin_cache.find_first_of(",=") == std::string::npos)
         options += ",cache_dir=" + plugin_cache;
     if (!spec.plugin_options.empty()) options += "," + spec.plugin_options;
-    Cell c{spec, env, SafetensorsFile::open(spec.model_path), {}, {}, {}, nullptr, {}};
+    Cell c{spec, env, SafetensorsFile::open(spec.model_path), {}, {}, {}, nullptr, {}, nullptr};
     c.session = std::make_unique<Session>(plugin, spec.device, options);
     const auto& dev = c.session->device();
     rec["backend"] = {{"name", plugin->name()},
@@ -451,6 +438,7 @@ nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env) {
     c.session->load(c.config, c.file.tensors(), c.dtype);
     c.session->synchronize();
     rec["load_s"] = seconds_since(t_load);
+    c.outputs = std::make_unique<CellOutputs>(output_checks(spec), c.config.vocab_size, c.session->logits_dtype());
 
     if (spec.scenario == "prefill") run_prefill(c, rec);
     else if (spec.scenario == "decode") run_decode(c, rec, 1);
@@ -462,6 +450,7 @@ nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env) {
                      {"theoretical_weight_bytes", weight_bytes(c.config, c.dtype)},
                      {"state_bytes_per_stream", c.cost.state_floats * 4},
                      {"peak_rss_bytes", peak_rss_bytes()}};
+    if (!outputs.empty()) c.outputs->write(outputs, spec.id());
     rec["status"] = kStatusOk;
     rec["status_detail"] = "";
     return rec;

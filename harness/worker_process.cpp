@@ -1,6 +1,10 @@
 #include "worker_process.hpp"
 
 #include "atomic_file.hpp"
+#include "descendants.hpp"
+#include "kernel_oom.hpp"
+#include "untrusted_json.hpp"
+#include "utf8.hpp"
 
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
@@ -23,6 +27,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <stdexcept>
 #include <thread>
 
 namespace rwkvb {
@@ -76,29 +81,38 @@ std::filesystem::path self_executable() {
 }
 
 ProcessOutcome run_process(const std::filesystem::path& exe, const std::vector<std::string>& args,
-                           const WorkerLimits& limits) {
+                           const WorkerLimits& limits, const StopFlag* stop) {
     namespace bp = boost::process;
+    // NaN would never time out, and a worker without a limit can hang the run forever.
+    if (!(limits.timeout_s > 0)) throw std::invalid_argument(fmt::format("run_process: timeout {} s", limits.timeout_s));
+    become_child_subreaper();  // helpers that leave the worker's group are re-parented to us
     ProcessOutcome out;
     bp::pipe pipe;
     std::error_code ec;
+    const uint64_t oom_kills_before = kernel_oom_kill_count();
     const auto start = std::chrono::steady_clock::now();
-    // Own process group, so a timeout or the watchdog can kill helper processes a driver forked;
-    // and die with the parent (even kill -9), so a killed run leaves no worker behind.
+    // Own session (so its own process group), so a timeout or the watchdog can kill helper
+    // processes a driver forked, and kill_escaped_descendants can tell the ones that left the
+    // group from our other children (descendants.hpp); and die with the parent (even kill -9), so
+    // a killed run leaves no worker behind.
     const pid_t parent = ::getpid();
+    auto registry = WorkerRegistry::lock();
     bp::child child(bp::exe = exe.string(), bp::args = args, bp::std_in < bp::null,
                     (bp::std_out & bp::std_err) > pipe,
                     bp::extend::on_exec_setup =
                         [parent](auto&) {
-                            ::setpgid(0, 0);
+                            ::setsid();
                             ::prctl(PR_SET_PDEATHSIG, SIGKILL);
                             if (::getppid() != parent) ::_exit(127);
                         },
                     ec);
     if (ec) throw std::runtime_error(fmt::format("cannot start {}: {}", exe.string(), ec.message()));
     const pid_t pid = child.id();
+    WorkerRegistry::add(pid);
+    registry.unlock();
 
     // Drain the pipe on its own thread: a child filling the 64 KiB pipe would otherwise block.
-    std::atomic<bool> stop{false};
+    std::atomic<bool> drain_stop{false};
     std::string tail;
     const int fd = pipe.native_source();
     std::thread drain([&] {
@@ -108,7 +122,7 @@ ProcessOutcome run_process(const std::filesystem::path& exe, const std::vector<s
             pollfd p{fd, POLLIN, 0};
             const int r = ::poll(&p, 1, 100);
             if (r < 0 && errno == EINTR) continue;
-            if (stop.load()) {
+            if (drain_stop.load()) {
                 // A grandchild that escaped the group may hold the pipe open: stop within 1 s.
                 const auto now = std::chrono::steady_clock::now();
                 if (stop_seen == std::chrono::steady_clock::time_point{}) stop_seen = now;
@@ -119,7 +133,8 @@ ProcessOutcome run_process(const std::filesystem::path& exe, const std::vector<s
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) break;
             tail.append(buf, static_cast<size_t>(n));
-            if (tail.size() > 2 * kTailBytes) tail.erase(0, tail.size() - kTailBytes);
+            // Keep a few bytes more than the tail: utf8_tail below cuts on a character boundary.
+            if (tail.size() > 2 * kTailBytes) tail.erase(0, tail.size() - kTailBytes - 4);
         }
     });
 
@@ -142,6 +157,11 @@ ProcessOutcome run_process(const std::filesystem::path& exe, const std::vector<s
             kill_group();
             break;
         }
+        if (stop && stop->load()) {
+            out.stopped = true;
+            kill_group();
+            break;
+        }
         const uint64_t anon = anon_rss_bytes(pid);
         out.peak_anon_bytes = std::max(out.peak_anon_bytes, anon);
         if (limits.memory_limit_bytes && anon > limits.memory_limit_bytes) {
@@ -149,7 +169,8 @@ ProcessOutcome run_process(const std::filesystem::path& exe, const std::vector<s
             kill_group();
             break;
         }
-        const int wait_ms = std::clamp(static_cast<int>((limits.timeout_s - elapsed) * 1000) + 1, 1, kWatchdogMs);
+        // Clamped as a double: a huge timeout must not overflow the int.
+        const int wait_ms = static_cast<int>(std::clamp((limits.timeout_s - elapsed) * 1000 + 1, 1.0, double(kWatchdogMs)));
         if (pidfd >= 0) {
             pollfd p{pidfd, POLLIN, 0};
             ::poll(&p, 1, wait_ms);
@@ -164,13 +185,18 @@ ProcessOutcome run_process(const std::filesystem::path& exe, const std::vector<s
     out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (pidfd >= 0) ::close(pidfd);
     child.detach();  // reaped above: ~child must not touch the pid
-    stop.store(true);
+    WorkerRegistry::remove(pid);
+    // Helpers that called setsid() (or changed group) outlive the group kill; they are ours now.
+    kill_escaped_descendants();
+    drain_stop.store(true);
     drain.join();
 
     out.peak_rss_bytes = static_cast<uint64_t>(ru.ru_maxrss) * 1024;  // Linux reports KiB
     if (WIFSIGNALED(status)) out.signal = WTERMSIG(status);
     else if (WIFEXITED(status)) out.exit_code = WEXITSTATUS(status);
-    out.output_tail = tail.size() > kTailBytes ? tail.substr(tail.size() - kTailBytes) : tail;
+    const bool killed_by_us = out.timed_out || out.memory_killed || out.stopped;
+    out.kernel_oom_killed = out.signal == SIGKILL && !killed_by_us && kernel_oom_kill_count() > oom_kills_before;
+    out.output_tail = utf8_tail(tail, kTailBytes);
     return out;
 }
 
@@ -186,23 +212,27 @@ nlohmann::json classify_outcome(const CellSpec& spec, const ProcessOutcome& o, s
         rec["status"] = status;
         rec["status_detail"] = std::move(detail);
     };
+    const std::string last_words = why.empty() ? "" : ": " + why;
+    const bool protocol_exit = o.exit_code == kWorkerOk || o.exit_code == kWorkerLoadError ||
+                               o.exit_code == kWorkerError || o.exit_code == kWorkerOom;
+    // Only our own memory watchdog and the kernel's OOM killer make an `oom` here; a worker's
+    // exit code alone proves nothing (a plugin can _exit(12)). A record the worker wrote with
+    // status oom (std::bad_alloc caught there) stands like any other record.
     if (o.memory_killed) {
         set(kStatusOom, fmt::format("oom: anonymous memory above {:.1f} GiB limit", double(limits.memory_limit_bytes) / (1ull << 30)));
     } else if (o.timed_out) {
         set(kStatusTimeout, "timeout after " + seconds_text(limits.timeout_s) + " s");
+    } else if (o.stopped) {
+        set(kStatusError, "error: stopped before it finished (the run was interrupted)");
+    } else if (o.kernel_oom_killed) {
+        set(kStatusOom, "oom: killed by the kernel's OOM killer (SIGKILL while the OOM-kill count rose)");
     } else if (o.signal) {
         set(kStatusCrashed, fmt::format("crashed({})", signal_abbrev(o.signal)));
-    } else if (o.exit_code == kWorkerOom) {
-        set(kStatusOom, "oom: the worker ran out of memory (std::bad_alloc)");
-    } else if (!written) {
-        // No trustworthy record: say what the exit code and the last line of output say.
-        const std::string tail = why.empty() ? "" : ": " + why;
-        if (o.exit_code == kWorkerLoadError) set(kStatusLoadError, "load-error" + tail);
-        else if (o.exit_code == kWorkerError) set(kStatusError, "error" + tail);
-        else if (o.exit_code == kWorkerOk) set(kStatusError, "error: the worker exited without a valid result record");
-        else set(kStatusError, fmt::format("error: the worker exited with code {}{}", o.exit_code, tail));
-    } else if (o.exit_code != kWorkerOk && o.exit_code != kWorkerLoadError && o.exit_code != kWorkerError) {
-        set(kStatusError, fmt::format("error: the worker exited with code {}{}", o.exit_code, why.empty() ? "" : ": " + why));
+    } else if (!written || !protocol_exit) {
+        // No trustworthy record, or an exit the worker protocol never makes: the exit code and
+        // the last line of output are all there is to say.
+        const char* silent = written || o.exit_code != kWorkerOk ? "" : " without a valid result record";
+        set(kStatusError, fmt::format("error: worker exited with code {}{}{}", o.exit_code, silent, last_words));
     }
     rec["worker"] = nlohmann::json{
         {"exit_code", o.signal ? nlohmann::json(nullptr) : nlohmann::json(o.exit_code)},
@@ -218,20 +248,24 @@ nlohmann::json classify_outcome(const CellSpec& spec, const ProcessOutcome& o, s
 
 nlohmann::json run_cell_in_worker(const std::filesystem::path& self_exe, const CellSpec& spec,
                                   const std::filesystem::path& work_dir, const std::filesystem::path& env_file,
-                                  const WorkerLimits& limits) {
+                                  const WorkerLimits& limits, const StopFlag* stop) {
     const std::string id = spec.id();
-    const auto spec_file = work_dir / (id + ".spec.json");
-    const auto result_file = work_dir / (id + ".result.json");
-    std::filesystem::create_directories(work_dir);
+    // Absolute: the worker resolves them after the plugin ran, and a plugin may chdir().
+    const auto dir = std::filesystem::absolute(work_dir);
+    const auto spec_file = dir / (id + ".spec.json");
+    const auto result_file = dir / (id + ".result.json");
+    std::filesystem::create_directories(dir);
     std::filesystem::remove(result_file);  // never trust a record from an earlier attempt
-    write_file_atomically(spec_file, nlohmann::json(spec).dump(2));
+    write_file_atomically(spec_file, json_text(nlohmann::json(spec)));
     std::vector<std::string> args = {"worker", "--spec", spec_file.string(), "--result", result_file.string()};
-    if (!env_file.empty()) args.insert(args.end(), {"--env", env_file.string()});
-    const ProcessOutcome outcome = run_process(self_exe, args, limits);
+    if (!env_file.empty()) args.insert(args.end(), {"--env", std::filesystem::absolute(env_file).string()});
+    const ProcessOutcome outcome = run_process(self_exe, args, limits, stop);
     std::optional<nlohmann::json> written;
     try {
-        auto j = nlohmann::json::parse(read_file(result_file));
-        if (j.is_object() && j.value("id", std::string()) == id && j.contains("status")) written = std::move(j);
+        // The plugin under test can write this file: parsed as untrusted, status a string.
+        auto j = parse_untrusted_json(read_file(result_file));
+        if (j.is_object() && j.value("id", std::string()) == id && j.contains("status") && j["status"].is_string())
+            written = std::move(j);
     } catch (const std::exception&) {
         // missing or torn: the exit status decides
     }

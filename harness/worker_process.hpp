@@ -1,11 +1,13 @@
 // The parent side of a cell's isolation (DESIGN.md §3): start `rwkvbench worker` as a child
-// in its own process group, drain its output, enforce a wall-clock timeout and a memory limit,
-// and turn what happened into the cell's record. A crashing or hanging plugin costs one cell.
+// in a session (and process group) of its own, drain its output, enforce a wall-clock timeout and
+// a memory limit, kill whatever it left behind (descendants.hpp), and turn what happened into the
+// cell's record. A crashing, hanging or forking plugin costs one cell.
 #pragma once
 #include "cell.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -21,7 +23,7 @@ inline constexpr int kWorkerError = 11;      // a plugin call failed later (reco
 inline constexpr int kWorkerOom = 12;        // std::bad_alloc (record written if possible)
 
 struct WorkerLimits {
-    double timeout_s = 600;
+    double timeout_s = 600;  // must be > 0 (run_process throws std::invalid_argument otherwise)
     // 0 = none. Compared with RssAnon + RssShmem, not VmRSS: the mmapped checkpoint's clean file
     // pages are page cache the kernel can drop, and would otherwise count a model's size twice.
     uint64_t memory_limit_bytes = 0;
@@ -33,16 +35,23 @@ struct ProcessOutcome {
     int signal = 0;            // terminating signal, 0 if it exited
     bool timed_out = false;    // we killed it at the timeout
     bool memory_killed = false;// we killed it above the memory limit
+    bool stopped = false;      // we killed it because the StopFlag was set (e.g. Ctrl-C)
+    bool kernel_oom_killed = false;  // SIGKILL not sent by us while the kernel's OOM-kill count rose
     uint64_t peak_rss_bytes = 0;   // ru_maxrss of the child: every resident page, file pages too
     uint64_t peak_anon_bytes = 0;  // highest RssAnon + RssShmem the watchdog saw: what the limit counts
     double wall_s = 0;
-    std::string output_tail;   // last ~4 KiB of stdout+stderr
+    std::string output_tail;   // last ~4 KiB of stdout+stderr, valid UTF-8 (bad bytes replaced)
 };
 
-// Runs `exe args...` (argument vector, no shell, stdin from /dev/null) and waits for it.
-// Throws std::runtime_error only if the process cannot be started at all.
+// Set it to make a running run_process kill its child and return (outcome.stopped) within 50 ms.
+// Setting it is a lock-free atomic store, so a signal handler may do it (interrupt.hpp).
+using StopFlag = std::atomic<bool>;
+
+// Runs `exe args...` (argument vector, no shell, stdin from /dev/null) and waits for it; then
+// kills every descendant of it that is still alive. Throws std::runtime_error only if the
+// process cannot be started at all.
 ProcessOutcome run_process(const std::filesystem::path& exe, const std::vector<std::string>& args,
-                           const WorkerLimits& limits);
+                           const WorkerLimits& limits, const StopFlag* stop = nullptr);
 
 // "SIGSEGV" for SIGSEGV; "signal 77" for unnamed ones.
 std::string signal_abbrev(int sig);
@@ -60,10 +69,12 @@ nlohmann::json classify_outcome(const CellSpec& spec, const ProcessOutcome& outc
 nlohmann::json bare_record(const CellSpec& spec, const std::string& status, const std::string& detail);
 
 // Runs one cell in a worker: writes the spec beside `work_dir`, starts `self_exe worker`,
-// reads back the record it wrote (trusted only if it parses and its id matches).
+// reads back the record it wrote (trusted only if it parses and its id matches). Every path
+// handed to the worker is absolute, so a plugin that changes directory cannot redirect them.
+// With `stop` set meanwhile the record is meaningless: the caller checks the flag and drops it.
 nlohmann::json run_cell_in_worker(const std::filesystem::path& self_exe, const CellSpec& spec,
                                   const std::filesystem::path& work_dir, const std::filesystem::path& env_file,
-                                  const WorkerLimits& limits);
+                                  const WorkerLimits& limits, const StopFlag* stop = nullptr);
 
 // The running executable (/proc/self/exe).
 std::filesystem::path self_executable();

@@ -44,6 +44,13 @@ std::string str(const json& j, std::initializer_list<const char*> keys) {
     return "";
 }
 
+// At most `max_bytes` of `s`, never ending inside a UTF-8 character (a device name is any text).
+std::string utf8_prefix(const std::string& s, size_t max_bytes) {
+    size_t n = std::min(max_bytes, s.size());
+    while (n > 0 && n < s.size() && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    return s.substr(0, n);
+}
+
 std::string fmt_num(double v, int digits = 1) { return std::isnan(v) ? "" : fmt::format("{:.{}f}", v, digits); }
 
 std::string fmt_time(double s) {
@@ -68,14 +75,17 @@ struct Row {
 
 Row make_row(const json& c) {
     const std::string scenario = str(c, {"spec", "scenario"});
-    const std::string status = c.value("status", "error");
+    const std::string status = text_field(c, "status", "error");
     const bool ok = status == "ok";
     const std::string group = str(c, {"certification", "group_verdict"});
     std::string parity = own_parity_verdict(c);
     if (parity.empty()) parity = group == "PASS" || group == "FAIL" ? group : group == "NOT_RUN" ? "not run" : "none";
-    // Only a PASSing parity group certifies a speed: FAIL, a parity cell that did not finish, and
-    // no parity cell at all ("none") are the same to a reader — uncertified (DESIGN.md §6).
-    const bool uncertified_group = group != "PASS";
+    // Only a PASSing parity group and the cell's own verified output certify a speed: FAIL, a
+    // parity cell that did not finish, no parity cell at all ("none") and an unverified output are
+    // the same to a reader — uncertified (DESIGN.md §6). make_run_document decides it.
+    const json* cert = c.contains("certification") && c["certification"].is_object() ? &c["certification"] : nullptr;
+    const bool certified = cert && cert->contains("certified") && (*cert)["certified"].is_boolean() &&
+                           (*cert)["certified"].get<bool>();
 
     const json* t = primary_timing(c);
     const double tps = number(c, {"throughput", "tokens_per_s"});
@@ -91,16 +101,16 @@ Row make_row(const json& c) {
 
     std::string device = str(c, {"spec", "device"});
     if (const std::string name = str(c, {"backend", "device", "name"}); !name.empty())
-        device += ":" + (name.size() > 20 ? name.substr(0, 19) + "~" : name);
-    std::string status_text = ok ? "ok" : c.value("status_detail", status);
+        device += ":" + (name.size() > 20 ? utf8_prefix(name, 19) + "~" : name);
+    std::string status_text = ok ? "ok" : text_field(c, "status_detail", status);
     if (status_text.empty()) status_text = status;
-    if (c.value("noisy", false) && scenario != "parity") status_text += " (noisy)";
+    if (flag_field(c, "noisy") && scenario != "parity") status_text += " (noisy)";
 
     Row r;
-    r.certified = ok && group == "PASS";
-    r.uncertified = uncertified_group && scenario != "parity";
+    r.certified = ok && certified;
+    r.uncertified = !r.certified && scenario != "parity";
     std::string speed = ok ? fmt_num(tps) : "";
-    // A speed whose parity group did not PASS is never shown as certified (DESIGN.md §6).
+    // An uncertified speed is never shown as if it were certified (DESIGN.md §6).
     if (!speed.empty() && r.uncertified) speed = "[" + speed + "] uncertified";
     r.display = {str(c, {"spec", "backend"}), device, str(c, {"spec", "workload"}), scenario, str(c, {"spec", "dtype"}),
                  speed, fmt_time(p50), fmt_time(p99), fmt_num(gbps), fmt_num(100 * gbps_f),
@@ -133,7 +143,8 @@ std::vector<std::string> notes_of(const json& doc) {
     const json* s = find_path(doc, {"summary"});
     if (s && s->contains("uncertified_cells") && !(*s)["uncertified_cells"].empty())
         notes.push_back(fmt::format("[speed] uncertified: {} cell(s) whose parity group did not PASS, did not finish, or "
-                                    "had no parity cell (parity column 'none': add --scenario parity)",
+                                    "had no parity cell (parity column 'none': add --scenario parity), or whose own "
+                                    "output was not verified",
                                     (*s)["uncertified_cells"].size()));
     if (s && s->contains("noisy_cells") && !(*s)["noisy_cells"].empty()) {
         std::string ids;
@@ -149,11 +160,12 @@ std::vector<std::string> notes_of(const json& doc) {
         notes.push_back("a fraction above 100%: the weights fit in a cache, so the DRAM ceiling does not bound them");
     if (auto cells = doc.find("cells"); cells != doc.end() && cells->is_array())
         for (const auto& c : *cells) {
-            if (c.value("status", "ok") != "ok" && c.value("status", "") != "skipped")
-                notes.push_back(fmt::format("failed: {}: {}", c.value("id", "?"), c.value("status_detail", "")));
+            if (text_field(c, "status", "ok") != "ok" && text_field(c, "status", "") != "skipped")
+                notes.push_back(fmt::format("{}: {}: {}", text_field(c, "status", "") == "invalid" ? "INVALID" : "failed",
+                                            text_field(c, "id", "?"), text_field(c, "status_detail", "")));
             if (own_parity_verdict(c) == "FAIL" && c.contains("parity") && c["parity"].contains("failures"))
                 for (const auto& f : c["parity"]["failures"])
-                    notes.push_back(fmt::format("parity FAIL: {}: {}", c.value("id", "?"), f.is_string() ? f.get<std::string>() : ""));
+                    notes.push_back(fmt::format("parity FAIL: {}: {}", text_field(c, "id", "?"), f.is_string() ? f.get<std::string>() : ""));
         }
     if (nothing_ran(doc)) notes.push_back("nothing ran: every cell was skipped (see each cell's reason), so the run did not pass");
     if (s && s->contains("exit_code")) notes.push_back(fmt::format("exit code: {}", (*s)["exit_code"].dump()));

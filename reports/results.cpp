@@ -20,7 +20,7 @@ GroupKey group_of(const json& cell) {
 
 std::string scenario_of(const json& cell) {
     if (!cell.contains("spec") || !cell["spec"].is_object()) return "";
-    return cell["spec"].value("scenario", "");
+    return text_field(cell["spec"], "scenario", "");
 }
 
 bool failed_to_run(const std::string& status) {
@@ -29,11 +29,29 @@ bool failed_to_run(const std::string& status) {
 
 }  // namespace
 
+std::string text_field(const json& j, const char* key, const std::string& fallback) {
+    if (!j.is_object()) return fallback;
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+bool flag_field(const json& j, const char* key) {
+    if (!j.is_object()) return false;
+    const auto it = j.find(key);
+    return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
 std::string own_parity_verdict(const json& cell) {
-    if (cell.value("status", "") != "ok") return "";
+    if (text_field(cell, "status", "") != "ok") return "";
     auto p = cell.find("parity");
     if (p == cell.end() || !p->is_object()) return "";
-    return p->value("verdict", "");
+    return text_field(*p, "verdict", "");
+}
+
+std::string verification_verdict(const json& cell) {
+    auto v = cell.find("verification");
+    if (v == cell.end() || !v->is_object()) return "";
+    return text_field(*v, "verdict", "");
 }
 
 const json* primary_timing(const json& cell) {
@@ -58,20 +76,27 @@ json make_run_document(json run_metadata, json system, json limits, json cells) 
         else if (v == "FAIL") ++fail;
         else v = "NOT_RUN";
         auto& slot = groups[group_of(c)];
-        if (slot.first.empty() || v == "FAIL") slot = {v, c.value("id", "")};  // a FAIL is never hidden
+        if (slot.first.empty() || v == "FAIL") slot = {v, text_field(c, "id", "")};  // a FAIL is never hidden
     }
 
-    json by_status = json::object(), uncertified = json::array(), noisy = json::array();
+    json by_status = json::object(), uncertified = json::array(), noisy = json::array(), invalid = json::array();
     for (auto& c : cells) {
-        const std::string status = c.value("status", "error");
+        // Not a record at all (a results file edited by hand, say): counted as a cell that errored.
+        if (!c.is_object()) c = {{"status", "error"}, {"status_detail", "error: not a cell record"}};
+        const std::string status = text_field(c, "status", "error");
         by_status[status] = by_status.value(status, 0) + 1;
         std::string verdict = "NONE";
         if (auto it = groups.find(group_of(c)); it != groups.end()) verdict = it->second.first;
-        const bool certified = status == "ok" && verdict == "PASS";
+        // A timed cell's speed is certified only when its own output was checked and matched the
+        // golden too (DESIGN.md §6): a PASSing parity cell does not vouch for a cell that skipped work.
+        const bool timed = scenario_of(c) != "parity";
+        const bool output_verified = !timed || verification_verdict(c) == "PASS";
+        const bool certified = status == "ok" && verdict == "PASS" && output_verified;
+        if (status == "invalid") invalid.push_back(text_field(c, "id", ""));
         c["certification"] = {{"group_verdict", verdict}, {"certified", certified}};
-        if (status == "ok" && scenario_of(c) != "parity" && !certified) uncertified.push_back(c.value("id", ""));
+        if (status == "ok" && scenario_of(c) != "parity" && !certified) uncertified.push_back(text_field(c, "id", ""));
         // Noise matters for performance figures only; a parity cell's timing is not one.
-        if (c.value("noisy", false) && scenario_of(c) != "parity") noisy.push_back(c.value("id", ""));
+        if (flag_field(c, "noisy") && scenario_of(c) != "parity") noisy.push_back(text_field(c, "id", ""));
     }
     json group_list = json::array();
     for (const auto& [key, v] : groups)
@@ -90,6 +115,7 @@ json make_run_document(json run_metadata, json system, json limits, json cells) 
                       {"parity_groups", group_list},
                       {"uncertified_cells", uncertified},
                       {"noisy_cells", noisy},
+                      {"invalid_cells", invalid},
                       {"exit_code", 0}};
     doc["summary"]["exit_code"] = run_exit_code(doc);
     return doc;
@@ -98,7 +124,7 @@ json make_run_document(json run_metadata, json system, json limits, json cells) 
 bool nothing_ran(const json& doc) {
     if (auto cells = doc.find("cells"); cells != doc.end() && cells->is_array())
         for (const auto& c : *cells)
-            if (c.value("status", "error") != "skipped") return false;
+            if (text_field(c, "status", "error") != "skipped") return false;
     return true;
 }
 
@@ -107,7 +133,8 @@ int run_exit_code(const json& doc) {
     if (auto cells = doc.find("cells"); cells != doc.end() && cells->is_array())
         for (const auto& c : *cells) {
             if (scenario_of(c) == "parity" && own_parity_verdict(c) == "FAIL") parity_fail = true;
-            if (failed_to_run(c.value("status", "error"))) cell_failed = true;
+            if (text_field(c, "status", "") == "invalid") parity_fail = true;  // its own output failed the golden
+            if (failed_to_run(text_field(c, "status", "error"))) cell_failed = true;
         }
     if (parity_fail) return 3;  // smallest applicable code wins
     // 0 means "everything ran and passed" (DESIGN.md §8): a run where nothing ran did not pass.

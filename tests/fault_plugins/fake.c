@@ -23,6 +23,7 @@ static rwkvb_status fail(rwkvb_status s, const char* what) {
 }
 
 static rwkvb_status fake_device_count(int32_t* count) {
+    if (FAKE_BEHAVIOUR.in_device_count) FAKE_BEHAVIOUR.in_device_count();
     if (!count) return fail(RWKVB_ERR_INVALID_ARGUMENT, "count is NULL");
     *count = FAKE_BEHAVIOUR.device_count ? FAKE_BEHAVIOUR.device_count : 1;
     return RWKVB_OK;
@@ -31,10 +32,12 @@ static rwkvb_status fake_device_count(int32_t* count) {
 static rwkvb_status fake_device_info(int32_t device, rwkvb_device_info* info) {
     if (!info || device != 0) return fail(RWKVB_ERR_INVALID_ARGUMENT, "no such device");
     memset(info, 0, sizeof *info);
-    snprintf(info->name, sizeof info->name, "fake device (%s)", FAKE_BEHAVIOUR.name);
+    if (FAKE_BEHAVIOUR.device_text) snprintf(info->name, sizeof info->name, "%s", FAKE_BEHAVIOUR.device_text);
+    else snprintf(info->name, sizeof info->name, "fake device (%s)", FAKE_BEHAVIOUR.name);
     snprintf(info->vendor, sizeof info->vendor, "rwkvbench tests");
     snprintf(info->driver_version, sizeof info->driver_version, "0");
-    snprintf(info->description, sizeof info->description, "test-only fake backend; computes nothing");
+    snprintf(info->description, sizeof info->description, "%s",
+             FAKE_BEHAVIOUR.device_text ? FAKE_BEHAVIOUR.device_text : "test-only fake backend; computes nothing");
     info->memory_bytes = (uint64_t)1 << 30;
     info->compute_units = 1;
     info->weight_dtypes = RWKVB_DTYPE_BIT(RWKVB_F32);
@@ -54,6 +57,10 @@ static void fake_destroy(rwkvb_context* ctx) { free(ctx); }
 
 static rwkvb_status fake_load(rwkvb_context* ctx, const rwkvb_model_config* config, const rwkvb_tensor* tensors,
                               size_t n, int32_t weight_dtype) {
+    if (FAKE_BEHAVIOUR.in_load) {
+        const char* refusal = FAKE_BEHAVIOUR.in_load();
+        if (refusal) return fail(RWKVB_ERR_UNSUPPORTED, refusal);
+    }
     if (!ctx || !config || (n && !tensors)) return fail(RWKVB_ERR_INVALID_ARGUMENT, "NULL argument");
     if (weight_dtype != RWKVB_F32) return fail(RWKVB_ERR_UNSUPPORTED, "only f32 weights");
     if (config->vocab_size <= 0) return fail(RWKVB_ERR_INVALID_ARGUMENT, "vocab_size must be positive");

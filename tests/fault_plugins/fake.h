@@ -15,6 +15,9 @@ typedef struct fake_behaviour {
     int wrong_logits;           /* plausible but wrong F32 logits instead of zeros */
     int noop_forward;           /* forward returns at once without touching anything */
     void (*in_forward)(void);   /* called at the start of every forward (the fault), or NULL */
+    void (*in_device_count)(void); /* called at the start of device_count (the fault), or NULL */
+    const char* device_text;       /* the device's name and description, byte for byte, or NULL */
+    const char* (*in_load)(void);  /* called at the start of load; non-NULL: load fails with it as last_error */
 } fake_behaviour;
 
 extern const fake_behaviour FAKE_BEHAVIOUR;

@@ -27,6 +27,7 @@ RunOptions options_with(std::vector<std::string> backends, std::vector<std::stri
     for (const auto& p : plugins) o.plugins.push_back(fault_plugin(p));
     o.workloads = {"rwkv7-tiny"};
     o.scenarios = {"decode", "parity"};
+    o.discovery.executable = RWKVB_BINARY;  // plugins are described by `rwkvbench probe`, not by this binary
     return o;
 }
 

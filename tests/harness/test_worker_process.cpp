@@ -1,13 +1,21 @@
 // Worker processes: exit codes, signals, timeouts, the memory watchdog and output tails, with
 // /bin/sh standing in for a worker; and the classification of outcomes into cell records.
+#include "utf8.hpp"
 #include "worker_process.hpp"
 
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/exe.hpp>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
+#include <thread>
 
 using namespace rwkvb;
 
@@ -93,6 +101,78 @@ TEST(RunProcess, MissingExecutableThrows) {
     EXPECT_THROW(run_process("/nonexistent/rwkvbench", {}, WorkerLimits{}), std::runtime_error);
 }
 
+// A NaN timeout would never fire: refused here too, not only by the CLI.
+TEST(RunProcess, TimeoutMustBePositive) {
+    EXPECT_THROW(run_process("/bin/true", {}, WorkerLimits{std::nan(""), 0}), std::invalid_argument);
+    EXPECT_THROW(run_process("/bin/true", {}, WorkerLimits{0, 0}), std::invalid_argument);
+}
+
+// The 4 KiB cut falls inside a 3-byte character (6000 bytes of '€'): the tail starts at the next
+// whole one, so it is valid UTF-8 without a replacement character, and JSON can hold it.
+TEST(RunProcess, OutputTailNeverCutsACharacter) {
+    const auto o = sh("i=0; while [ $i -lt 2000 ]; do printf '\342\202\254'; i=$((i+1)); done");
+    ASSERT_EQ(o.exit_code, 0);
+    EXPECT_LE(o.output_tail.size(), 4096u);
+    EXPECT_GE(o.output_tail.size(), 4093u);
+    EXPECT_EQ(valid_utf8(o.output_tail), o.output_tail);
+    EXPECT_EQ(o.output_tail.find("\xEF\xBF\xBD"), std::string::npos);
+    EXPECT_EQ(o.output_tail.size() % 3, 0u);
+    EXPECT_NO_THROW((void)nlohmann::json(o.output_tail).dump());
+}
+
+TEST(RunProcess, InvalidBytesInTheOutputAreReplaced) {
+    const auto o = sh("printf 'latin-1 caf\351, stray \377\376 end'");
+    EXPECT_EQ(o.output_tail, "latin-1 caf\xEF\xBF\xBD, stray \xEF\xBF\xBD\xEF\xBF\xBD end");
+    EXPECT_NO_THROW((void)nlohmann::json(o.output_tail).dump());
+}
+
+// What Ctrl-C during `run` uses: the flag set from elsewhere ends the child within the 50 ms poll.
+TEST(RunProcess, StopFlagEndsTheChildAtOnce) {
+    StopFlag stop{false};
+    std::thread asker([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        stop.store(true);
+    });
+    const auto start = std::chrono::steady_clock::now();
+    const auto o = run_process("/bin/sh", {"-c", "sleep 30"}, WorkerLimits{20, 0}, &stop);
+    asker.join();
+    EXPECT_TRUE(o.stopped);
+    EXPECT_FALSE(o.timed_out);
+    EXPECT_EQ(o.signal, SIGKILL);
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
+}
+
+static bool alive(pid_t pid) {  // and not a zombie
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text;
+    if (!std::getline(in, text)) return false;
+    const size_t name_end = text.rfind(')');
+    return name_end != std::string::npos && name_end + 2 < text.size() && text[name_end + 2] != 'Z';
+}
+
+// A helper that setsid()s leaves the child's group, so the group kill misses it; as a subreaper
+// we inherit it when the child exits and kill it. A child of ours from elsewhere (same session as
+// us) is not touched.
+TEST(RunProcess, DescendantsThatLeaveTheSessionAreKilledButOurOtherChildrenAreNot) {
+    namespace bp = boost::process;
+    bp::child bystander(bp::exe = "/bin/sleep", bp::args = std::vector<std::string>{"30"});
+    const auto pid_file = std::filesystem::temp_directory_path() / ("rwkvb_setsid_" + std::to_string(::getpid()));
+    // The shell exits only once the helper has exec'd sleep, i.e. after its setsid(): otherwise the
+    // group kill could catch it before it escaped, and this would test nothing.
+    const auto o = sh("setsid sleep 300 >/dev/null 2>&1 & h=$!; echo $h > '" + pid_file.string() +
+                      "'; s=$(readlink -f /bin/sleep); while [ \"$(readlink /proc/$h/exe)\" != \"$s\" ]; do sleep 0.01; done");
+    EXPECT_EQ(o.exit_code, 0) << o.output_tail;
+    pid_t escaped = 0;
+    std::ifstream(pid_file) >> escaped;
+    std::filesystem::remove(pid_file);
+    ASSERT_GT(escaped, 0);
+    EXPECT_FALSE(alive(escaped)) << "the setsid() helper " << escaped << " outlived run_process";
+    if (alive(escaped)) ::kill(escaped, SIGKILL);
+    EXPECT_TRUE(bystander.running());
+    bystander.terminate();
+    bystander.wait();
+}
+
 TEST(Classify, CleanRecordIsKeptAndAnnotated) {
     ProcessOutcome o;
     o.exit_code = 0;
@@ -131,20 +211,56 @@ TEST(Classify, FailuresOverrideTheStatus) {
     EXPECT_EQ(r["status"], "oom");
     EXPECT_EQ(r["status_detail"], "oom: anonymous memory above 2.0 GiB limit");
 
+    // Without a record the exit code proves nothing, whatever protocol code it is.
     ProcessOutcome load;
     load.exit_code = kWorkerLoadError;
     load.output_tail = "noise\nrwkvbench: error: x.so: cannot load plugin: nope\n";
     r = classify_outcome(spec(), load, std::nullopt, limits);
-    EXPECT_EQ(r["status"], "load-error");
-    EXPECT_EQ(r["status_detail"], "load-error: x.so: cannot load plugin: nope");
+    EXPECT_EQ(r["status"], "error");
+    EXPECT_EQ(r["status_detail"], "error: worker exited with code 10: x.so: cannot load plugin: nope");
 
     ProcessOutcome silent;
     silent.exit_code = 0;
     r = classify_outcome(spec(), silent, std::nullopt, limits);
     EXPECT_EQ(r["status"], "error");
+    EXPECT_EQ(r["status_detail"], "error: worker exited with code 0 without a valid result record");
 
+    ProcessOutcome exit12;  // a plugin's _exit(12) is not an out-of-memory
+    exit12.exit_code = kWorkerOom;
+    r = classify_outcome(spec(), exit12, std::nullopt, limits);
+    EXPECT_EQ(r["status"], "error");
+    EXPECT_EQ(r["status_detail"], "error: worker exited with code 12");
+}
+
+TEST(Classify, OnlyTheWatchdogTheKernelOrTheWorkersOwnRecordSayOom) {
+    const WorkerLimits limits{30, 2ull << 30};
+    // std::bad_alloc caught in the worker: its record says oom, and stands.
     ProcessOutcome bad_alloc;
     bad_alloc.exit_code = kWorkerOom;
-    r = classify_outcome(spec(), bad_alloc, std::nullopt, limits);
+    nlohmann::json written = {{"id", spec().id()}, {"status", "oom"}, {"status_detail", "oom: the worker ran out of memory (std::bad_alloc)"}};
+    auto r = classify_outcome(spec(), bad_alloc, written, limits);
     EXPECT_EQ(r["status"], "oom");
+    EXPECT_EQ(r["status_detail"], "oom: the worker ran out of memory (std::bad_alloc)");
+
+    // A SIGKILL we did not send, while the kernel's OOM-kill count rose.
+    ProcessOutcome kernel;
+    kernel.signal = SIGKILL;
+    kernel.kernel_oom_killed = true;
+    r = classify_outcome(spec(), kernel, std::nullopt, limits);
+    EXPECT_EQ(r["status"], "oom");
+    EXPECT_EQ(r["status_detail"].get<std::string>().rfind("oom: killed by the kernel's OOM killer", 0), 0u);
+
+    // Any other SIGKILL is a crash.
+    ProcessOutcome killed;
+    killed.signal = SIGKILL;
+    r = classify_outcome(spec(), killed, std::nullopt, limits);
+    EXPECT_EQ(r["status"], "crashed");
+
+    // A record with an exit code the protocol never makes is not trusted.
+    ProcessOutcome odd;
+    odd.exit_code = 3;
+    written = {{"id", spec().id()}, {"status", "ok"}, {"status_detail", ""}};
+    r = classify_outcome(spec(), odd, written, limits);
+    EXPECT_EQ(r["status"], "error");
+    EXPECT_EQ(r["status_detail"], "error: worker exited with code 3");
 }

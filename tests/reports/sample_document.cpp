@@ -47,7 +47,30 @@ json ok_speed_cell(const std::string& backend, const std::string& scenario, doub
     c["noise"] = {{"cv", 0.01}, {"threshold", 0.1}};
     c["worker"] = {{"exit_code", 0}, {"signal", 0}, {"signal_name", ""}, {"peak_rss_bytes", 60 << 20},
                    {"wall_s", 1.5}, {"stderr_tail", ""}};
+    if (scenario != "parity") c["verification"] = verification(true);
     return c;
+}
+
+json golden() {
+    return {{"backend", "reference"},
+            {"version", "1"},
+            {"requests", json::array({{{"stream", 0}, {"tokens", 8}, {"steps", 2}, {"key", "abc"}, {"from_cache", true}}})},
+            {"seconds", 0.01}};
+}
+
+json verification(bool pass) {
+    const std::vector<double> g = {0, 1, 2, 3, 1, 0};
+    const std::vector<double> b = pass ? g : std::vector<double>{3, 1, 2, 0, 1, 0};
+    const ParityReport r = evaluate_parity(g, b, 2, 3, default_thresholds(DType::F32));
+    json check = r.json;
+    check.erase("per_step");
+    check.erase("thresholds");
+    check.update({{"name", "decode.last_rep"}, {"what", "timed decode"}, {"stream", 0}, {"rows", 2}});
+    json failures = json::array();
+    for (const auto& f : r.failures) failures.push_back("decode.last_rep: " + f);
+    return {{"verdict", r.pass ? "PASS" : "FAIL"}, {"failures", failures},
+            {"thresholds", to_json(r.thresholds)}, {"checks", json::array({check})},
+            {"golden", golden()}, {"cost_s", 0.02}};
 }
 
 json parity_cell(const std::string& backend, bool pass) {
@@ -55,7 +78,7 @@ json parity_cell(const std::string& backend, bool pass) {
     const std::vector<double> g = {0, 1, 2, 3, 1, 0};
     const std::vector<double> b = pass ? g : std::vector<double>{0, 1, 2.5, 3, 1.2, 0};
     c["parity"] = evaluate_parity(g, b, 2, 3, default_thresholds(DType::F32)).json;
-    c["parity"]["golden"] = {{"backend", "reference"}, {"version", "1"}, {"key", "abc"}, {"from_cache", true}};
+    c["parity"]["golden"] = golden();
     return c;
 }
 

@@ -6,7 +6,10 @@
 
 namespace rwkvb::testing {
 
+// A timed cell carries a PASSing verification of its own output, as `run` writes it.
 nlohmann::json ok_speed_cell(const std::string& backend, const std::string& scenario, double tokens_per_s);
+nlohmann::json golden();                       // a parity or verification "golden" object
+nlohmann::json verification(bool pass);        // a timed cell's own-output check
 nlohmann::json parity_cell(const std::string& backend, bool pass);
 nlohmann::json crashed_cell();
 nlohmann::json skipped_cell();

@@ -1,6 +1,7 @@
 // sysinfo, limits (small shapes: correctness of the plumbing, not performance) and the golden
 // cache's checkpoint digest.
 #include "golden_cache.hpp"
+#include "sha256.hpp"
 #include "limits.hpp"
 #include "sample_document.hpp"
 #include "schema_validator.hpp"
@@ -82,51 +83,68 @@ TEST(Limits, CacheIsReadAndNeverMeasuredWhenNotAsked) {
     EXPECT_TRUE(validate_json(j, testing::sub_schema(load_results_schema(), "limits")).empty());
 }
 
-TEST(GoldenCache, DigestFollowsContentNotPath) {
+// A cache edited to absurd ceilings would print "7.4e8 % of bandwidth": it counts as missing, so
+// `run` measures again (or, with --skip-limits, states no fraction at all).
+TEST(Limits, AbsurdCachedFiguresAreNotUsed) {
     TempDir tmp;
-    const auto a = tmp.path / "a.bin", b = tmp.path / "b.bin";
-    std::ofstream(a) << std::string(100000, 'x');
-    fs::copy_file(a, b);
-    EXPECT_EQ(checkpoint_digest(a), checkpoint_digest(b));
-    EXPECT_EQ(checkpoint_digest(a).size(), 32u);
-    {
-        std::fstream f(b, std::ios::in | std::ios::out | std::ios::binary);
-        f.seekp(54321);
-        f.put('y');
+    const fs::path p = limits_cache_path(tmp.path, 3);
+    fs::create_directories(p.parent_path());
+    for (const char* doc : {R"({"schema": "rwkvbench-limits", "memory_read_gbps": 1e-9, "gemm_f32_gflops": 40})",
+                            R"({"schema": "rwkvbench-limits", "memory_read_gbps": 12.5, "gemm_f32_gflops": 1e30})",
+                            R"({"schema": "rwkvbench-limits", "memory_read_gbps": -3, "gemm_f32_gflops": null})",
+                            R"({"schema": "rwkvbench-limits", "memory_read_gbps": "fast", "gemm_f32_gflops": 40})",
+                            R"({"schema": "other", "memory_read_gbps": 12.5, "gemm_f32_gflops": 40})"}) {
+        std::ofstream(p) << doc;
+        EXPECT_TRUE(load_or_measure_limits(tmp.path, false, 3).empty()) << doc;
+        EXPECT_FALSE(limits_implausibility(json::parse(doc)).empty()) << doc;
     }
-    EXPECT_NE(checkpoint_digest(a), checkpoint_digest(b));
-    EXPECT_THROW(checkpoint_digest(tmp.path / "missing"), std::exception);
+    // No GEMM peak (built without oneDNN) is plausible.
+    EXPECT_EQ(limits_implausibility(json::parse(R"({"schema": "rwkvbench-limits", "memory_read_gbps": 30, "gemm_f32_gflops": null})")), "");
 }
 
-// Above 512 MiB only sampled blocks are hashed (the documented trade-off). A sparse file keeps
-// this cheap: 64 MiB are read, nothing is written to disk.
-TEST(GoldenCache, LargeFilesHashSampledBlocks) {
+TEST(GoldenCache, DigestFollowsContentNotPath) {
     TempDir tmp;
-    const auto p = tmp.path / "big.bin";
-    const uint64_t size = uint64_t(600) << 20;
-    { std::ofstream(p).put('\0'); }
-    fs::resize_file(p, size);
-    const std::string d0 = checkpoint_digest(p);
-    auto poke = [&](uint64_t off) {
-        std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
-        f.seekp(std::streamoff(off));
-        f.put('z');
-    };
-    poke(10);  // inside the first block (the safetensors header lives there)
-    const std::string d1 = checkpoint_digest(p);
-    EXPECT_NE(d0, d1);
-    poke(size - 10);  // inside the last block
-    EXPECT_NE(d1, checkpoint_digest(p));
+    const fs::path a = tmp.path / "a.bin", b = tmp.path / "b.bin";
+    {
+        std::ofstream fa(a, std::ios::binary), fb(b, std::ios::binary);
+        for (int i = 0; i < 300000; ++i) fa.put(char(i * 7)), fb.put(char(i * 7));
+    }
+    EXPECT_EQ(sha256_file(a), sha256_file(b));
+    EXPECT_EQ(sha256_file(a).size(), 64u);
+    {  // every byte counts, not a sample
+        std::fstream f(b, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(254321);
+        f.put('y');
+    }
+    EXPECT_NE(sha256_file(a), sha256_file(b));
+    EXPECT_THROW(sha256_file(tmp.path / "missing"), std::exception);
+    // The FIPS 180-2 example: OpenSSL is wired the right way round.
+    const std::string abc = "abc";
+    EXPECT_EQ(sha256_hex(std::as_bytes(std::span(abc))),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(GoldenCache, KeyDependsOnEveryInput) {
-    const std::vector<int32_t> t1 = {1, 2, 3}, t2 = {1, 2, 4};
-    const auto k = golden_key("d", t1, "reference", "1.0");
-    EXPECT_EQ(k, golden_key("d", t1, "reference", "1.0"));
-    EXPECT_NE(k, golden_key("e", t1, "reference", "1.0"));
-    EXPECT_NE(k, golden_key("d", t2, "reference", "1.0"));
-    EXPECT_NE(k, golden_key("d", t1, "reference", "1.1"));
-    EXPECT_NE(k, golden_key("d", std::vector<int32_t>{1, 2}, "reference", "1.0"));
+    GoldenRequest r;
+    r.model_sha256 = "m";
+    r.reference_sha256 = "r";
+    r.tokens = {1, 2, 3};
+    r.steps = {0, 2};
+    r.vocab = 8;
+    const auto k = golden_key(r);
+    EXPECT_EQ(k, golden_key(r));
+    auto changed = [&](auto edit) {
+        GoldenRequest c = r;
+        edit(c);
+        return golden_key(c);
+    };
+    EXPECT_NE(k, changed([](GoldenRequest& c) { c.model_sha256 = "n"; }));
+    EXPECT_NE(k, changed([](GoldenRequest& c) { c.reference_sha256 = "s"; }));
+    EXPECT_NE(k, changed([](GoldenRequest& c) { c.tokens = {1, 2, 4}; }));
+    EXPECT_NE(k, changed([](GoldenRequest& c) { c.tokens = {1, 2}; }));
+    EXPECT_NE(k, changed([](GoldenRequest& c) { c.steps = {0, 1}; }));
+    // Path and thread count are not part of it: the same bytes give the same golden.
+    EXPECT_EQ(k, changed([](GoldenRequest& c) { c.model = "/elsewhere/model.safetensors"; c.threads = 3; }));
 }
 
 }  // namespace

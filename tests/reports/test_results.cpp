@@ -129,6 +129,37 @@ std::string render(const json& doc, const char* format) {
     return out.str();
 }
 
+// A timed cell whose own output failed the golden is invalid: never certified, even beside a
+// PASSing parity cell; the run exits 3 (a parity failure) and the table says INVALID.
+TEST(Results, InvalidTimedCellIsNeverCertified) {
+    json bad = ok_speed_cell("reference", "batch", 900);
+    bad["verification"] = verification(false);
+    bad["status"] = "invalid";
+    bad["status_detail"] = "invalid: the output produced while timed differs from the golden: " +
+                           bad["verification"]["failures"][0].get<std::string>();
+    const json doc = make_run_document({}, {}, {}, json::array({parity_cell("reference", true), bad,
+                                                                 ok_speed_cell("reference", "decode", 5)}));
+    EXPECT_TRUE(validate_json(doc, load_results_schema()).empty());
+    EXPECT_FALSE(doc["cells"][1]["certification"]["certified"]);
+    EXPECT_TRUE(doc["cells"][2]["certification"]["certified"]);
+    EXPECT_EQ(doc["summary"]["invalid_cells"], json::array({bad["id"]}));
+    EXPECT_EQ(doc["summary"]["exit_code"], 3);
+    std::ostringstream t;
+    write_report(doc, "table", t);
+    EXPECT_NE(t.str().find("INVALID: " + bad["id"].get<std::string>()), std::string::npos) << t.str();
+    EXPECT_EQ(t.str().find("900"), std::string::npos) << t.str();  // its speed is not shown
+}
+
+// An ok timed cell without a verified output (a record from before output checks, or one whose
+// check did not run) is not certified either.
+TEST(Results, TimedCellWithoutVerificationIsUncertified) {
+    json speed = ok_speed_cell("reference", "decode", 5);
+    speed.erase("verification");
+    const json doc = make_run_document({}, {}, {}, json::array({parity_cell("reference", true), speed}));
+    EXPECT_FALSE(doc["cells"][1]["certification"]["certified"]);
+    EXPECT_EQ(doc["summary"]["uncertified_cells"], json::array({speed["id"]}));
+}
+
 TEST(Writers, TableShowsEveryCellAndMarksUncertifiedSpeed) {
     const std::string t = render(sample_document(), "table");
     EXPECT_NE(t.find("backend"), std::string::npos);

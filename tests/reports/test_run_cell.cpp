@@ -3,6 +3,8 @@
 // must the run document made from them.
 #include "cell.hpp"
 #include "cell_guard.hpp"
+#include "cell_outputs.hpp"
+#include "cell_verdict.hpp"
 #include "worker_process.hpp"
 #include "errors.hpp"
 #include "report_writers.hpp"
@@ -66,6 +68,13 @@ protected:
         e.limits = {{"schema", "rwkvbench-limits"}, {"memory_read_gbps", 20.0}, {"gemm_f32_gflops", 50.0}};
         return e;
     }
+    // run_cell, then the parent's verdict on its outputs, as `run` does (cell_verdict.hpp).
+    static json judged(const CellSpec& s) {
+        json rec = run_cell(s, env(), outputs_file(cache_, s.id()));
+        CellJudge judge(GoldenSource{RWKVB_BINARY, cache_, 600}, {s});
+        judge.judge(rec, s, outputs_file(cache_, s.id()));
+        return rec;
+    }
     static void expect_valid(const json& rec) {
         const auto errors = validate_json(rec, testing::sub_schema(load_results_schema(), "cell"));
         EXPECT_TRUE(errors.empty()) << joined(errors) << rec.dump(1).substr(0, 4000);
@@ -74,7 +83,7 @@ protected:
 };
 
 TEST_F(RunCell, Prefill) {
-    const json r = run_cell(spec("prefill"), env());
+    const json r = judged(spec("prefill"));
     expect_valid(r);
     EXPECT_EQ(r["status"], "ok");
     EXPECT_EQ(r["timings"]["forward"]["n"].get<int>(), 2);
@@ -82,15 +91,20 @@ TEST_F(RunCell, Prefill) {
     EXPECT_TRUE(r["roofline"]["gflops_fraction_of_limit"].is_number());
     EXPECT_EQ(r["model"]["version"], "7");
     EXPECT_GT(r["memory"]["peak_rss_bytes"].get<uint64_t>(), 0u);
+    EXPECT_EQ(r["verification"]["verdict"], "PASS") << r["verification"].dump();
+    EXPECT_EQ(r["verification"]["checks"].size(), 3u);  // first and last repetition, prompt with LOGITS_NONE
 }
 
 TEST_F(RunCell, DecodeAndBatch) {
-    const json d = run_cell(spec("decode"), env());
+    const json d = judged(spec("decode"));
+    EXPECT_EQ(d["verification"]["verdict"], "PASS") << d["verification"].dump();
     expect_valid(d);
     EXPECT_EQ(d["timings"]["token"]["n"].get<int>(), 2 * 3);  // repetitions × decode_tokens, no warm-up
     EXPECT_EQ(d["timings"]["sequence"]["n"].get<int>(), 2);
     EXPECT_TRUE(d["roofline"]["gbps_fraction_of_limit"].is_number());
-    const json b = run_cell(spec("batch"), env());
+    const json b = judged(spec("batch"));
+    EXPECT_EQ(b["verification"]["verdict"], "PASS") << b["verification"].dump();
+    EXPECT_EQ(b["verification"]["checks"].size(), 4u);  // 2 streams × first and last repetition
     expect_valid(b);
     EXPECT_EQ(b["throughput"]["batch"], 2);
     EXPECT_NEAR(b["throughput"]["tokens_per_s"].get<double>(), 2 * b["throughput"]["per_stream_tokens_per_s"].get<double>(),
@@ -98,7 +112,8 @@ TEST_F(RunCell, DecodeAndBatch) {
 }
 
 TEST_F(RunCell, LongAdvancesThroughEveryPosition) {
-    const json r = run_cell(spec("long"), env());
+    const json r = judged(spec("long"));
+    EXPECT_EQ(r["verification"]["verdict"], "PASS") << r["verification"].dump();
     expect_valid(r);
     const auto& pos = r["long"]["positions"];
     ASSERT_GE(pos.size(), 2u);
@@ -108,20 +123,23 @@ TEST_F(RunCell, LongAdvancesThroughEveryPosition) {
 }
 
 TEST_F(RunCell, ParityAgainstItselfPassesAndTheGoldenIsCached) {
-    const json first = run_cell(spec("parity", "rwkv4-tiny"), env());
+    const json first = judged(spec("parity", "rwkv4-tiny"));
     expect_valid(first);
     EXPECT_EQ(first["parity"]["verdict"], "PASS") << first["parity"].dump();
     EXPECT_LE(first["parity"]["rel_l2"]["max"].get<double>(), 1e-12);
     EXPECT_FALSE(first["noisy"].get<bool>());  // its timing is not a performance figure
-    const json second = run_cell(spec("parity", "rwkv4-tiny"), env());
-    EXPECT_FALSE(first["parity"]["golden"]["from_cache"].get<bool>());
-    EXPECT_TRUE(second["parity"]["golden"]["from_cache"].get<bool>());
-    EXPECT_EQ(first["parity"]["golden"]["key"], second["parity"]["golden"]["key"]);
-    EXPECT_TRUE(fs::exists(second["parity"]["golden"]["cache_path"].get<std::string>()));
+    const json second = judged(spec("parity", "rwkv4-tiny"));
+    const json& g1 = first["parity"]["golden"]["requests"];
+    const json& g2 = second["parity"]["golden"]["requests"];
+    ASSERT_EQ(g1.size(), 2u);  // streams 0 and 1 (the batch's second stream has its own tokens)
+    EXPECT_FALSE(g1[0]["from_cache"].get<bool>());
+    EXPECT_TRUE(g2[0]["from_cache"].get<bool>());
+    EXPECT_EQ(g1[0]["key"], g2[0]["key"]);
+    EXPECT_TRUE(fs::exists(g2[0]["cache_path"].get<std::string>()));
 }
 
 TEST_F(RunCell, ParityChecksSequenceModeAndBatchToo) {
-    const json r = run_cell(spec("parity"), env());
+    const json r = judged(spec("parity"));
     expect_valid(r);
     for (const char* mode : {"decode", "sequence", "batch2_stream0", "batch2_stream1"}) {
         ASSERT_TRUE(r["parity"]["modes"].contains(mode)) << mode;
@@ -139,7 +157,7 @@ TEST_F(RunCell, ParityFailsABackendWrongOnlyInSequenceModeOrBatch) {
         s.backend = "buggy";
         s.plugin_path = RWKVB_BUGGY_PLUGIN;
         s.plugin_options = "bug=" + bug;
-        const json r = run_cell(s, env());
+        const json r = judged(s);
         expect_valid(r);
         EXPECT_EQ(r["parity"]["verdict"], "FAIL") << bug << r["parity"]["failures"].dump();
         EXPECT_EQ(r["parity"]["modes"]["decode"]["verdict"], "PASS") << bug;
@@ -151,7 +169,7 @@ TEST_F(RunCell, ParityFailsABackendWrongOnlyInSequenceModeOrBatch) {
     CellSpec fine = spec("parity");
     fine.backend = "buggy";
     fine.plugin_path = RWKVB_BUGGY_PLUGIN;
-    EXPECT_EQ(run_cell(fine, env())["parity"]["verdict"], "PASS");
+    EXPECT_EQ(judged(fine)["parity"]["verdict"], "PASS");
 }
 
 // A failure is classified by where it happened (PluginError's stage), not by its wording: a
@@ -163,24 +181,24 @@ TEST_F(RunCell, FailuresAreClassifiedByStageNotByWording) {
     s.plugin_path = RWKVB_BUGGY_PLUGIN;
     int code = -1;
     s.plugin_options = "bug=create";
-    json r = run_cell_guarded(s, env(), &code);
+    json r = run_cell_guarded(s, env(), {}, &code);
     EXPECT_EQ(r["status"], "load-error") << r.dump();
     EXPECT_EQ(code, kWorkerLoadError);
     s.plugin_options = "bug=forward";
-    r = run_cell_guarded(s, env(), &code);
+    r = run_cell_guarded(s, env(), {}, &code);
     EXPECT_EQ(r["status"], "error") << r.dump();
     EXPECT_EQ(code, kWorkerError);
     EXPECT_NE(r["status_detail"].get<std::string>().find("load failed ("), std::string::npos) << r.dump();
     s.plugin_options = "";
     s.model_path = "/nonexistent/model.safetensors";
-    EXPECT_EQ(run_cell_guarded(s, env(), &code)["status"], "load-error");
+    EXPECT_EQ(run_cell_guarded(s, env(), {}, &code)["status"], "load-error");
 }
 #endif
 
 TEST_F(RunCell, ThresholdOverridesAreAppliedAndRecorded) {
     CellSpec s = spec("parity", "rwkv4-tiny");
     s.parity_thresholds = {{"max_rel_l2", 0.5}, {"max_mean_kl", 0.1}, {"min_top1", nullptr}};
-    const json r = run_cell(s, env());
+    const json r = judged(s);
     EXPECT_EQ(r["parity"]["thresholds"]["max_rel_l2"], 0.5);
     EXPECT_EQ(r["parity"]["thresholds"]["max_mean_kl"], 0.1);
     EXPECT_TRUE(r["parity"]["thresholds"]["min_top1"].is_null());
@@ -189,24 +207,24 @@ TEST_F(RunCell, ThresholdOverridesAreAppliedAndRecorded) {
 TEST_F(RunCell, BadInputsAreInputErrors) {
     CellSpec s = spec("decode");
     s.scenario = "sprint";
-    EXPECT_THROW(run_cell(s, env()), InputError);
+    EXPECT_THROW(run_cell(s, env(), {}), InputError);
     s = spec("decode");
     s.dtype = "f12";
-    EXPECT_THROW(run_cell(s, env()), InputError);
+    EXPECT_THROW(run_cell(s, env(), {}), InputError);
     s = spec("decode");
     s.model_path = "/nonexistent/model.safetensors";
-    EXPECT_THROW(run_cell(s, env()), InputError);
+    EXPECT_THROW(run_cell(s, env(), {}), InputError);
     s = spec("batch");
     s.params.batch = 0;
-    EXPECT_THROW(run_cell(s, env()), InputError);
+    EXPECT_THROW(run_cell(s, env(), {}), InputError);
     s = spec("parity");
     s.parity_thresholds = {{"max_rel", 1}};
-    EXPECT_THROW(run_cell(s, env()), InputError);
+    EXPECT_THROW(run_cell(s, env(), {}), InputError);
 }
 
 TEST_F(RunCell, RunDocumentOfRealRecordsValidates) {
     json cells = json::array();
-    for (const char* sc : {"parity", "prefill", "decode"}) cells.push_back(run_cell(spec(sc), env()));
+    for (const char* sc : {"parity", "prefill", "decode"}) cells.push_back(judged(spec(sc)));
     const json doc = make_run_document({{"tool", "rwkvbench"}}, json::object(), env().limits, cells);
     const auto errors = validate_json(doc, load_results_schema());
     EXPECT_TRUE(errors.empty()) << joined(errors);

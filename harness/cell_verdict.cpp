@@ -1,0 +1,216 @@
+#include "cell_verdict.hpp"
+
+#include "cell_outputs.hpp"
+#include "dtype.hpp"
+#include "errors.hpp"
+#include "model_config.hpp"
+#include "output_checks.hpp"
+#include "parity.hpp"
+#include "safetensors.hpp"
+#include "sha256.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+namespace rwkvb {
+namespace {
+
+using nlohmann::json;
+
+// One golden request per token stream: the union of the steps its checks capture, over the
+// longest prefix any of them needs (streams are prefix-stable: a shorter check is a prefix).
+struct StreamGolden {
+    GoldenRequest request;
+    GoldenLogits logits;
+    std::span<const double> row(int step, int vocab) const {
+        const auto& s = request.steps;
+        const size_t i = size_t(std::lower_bound(s.begin(), s.end(), step) - s.begin());
+        return std::span<const double>(logits.logits).subspan(i * size_t(vocab), size_t(vocab));
+    }
+};
+
+// A check's summary for the record: the verdict and aggregate metrics, no per-step series.
+json summary(const ParityReport& r) {
+    json j = r.json;
+    j.erase("per_step");
+    j.erase("thresholds");  // stated once beside the checks
+    return j;
+}
+
+json golden_json(const std::map<uint64_t, StreamGolden>& goldens, double seconds) {
+    json requests = json::array();
+    std::string version;
+    for (const auto& [stream, g] : goldens) {
+        version = g.logits.golden_version;
+        requests.push_back({{"stream", stream},
+                            {"tokens", g.request.tokens.size()},
+                            {"steps", g.request.steps.size()},
+                            {"key", g.logits.key},
+                            {"cache_path", g.logits.path.string()},
+                            {"from_cache", g.logits.from_cache},
+                            {"compute_s", g.logits.compute_s},
+                            {"recomputed_because", g.logits.recomputed_because}});
+    }
+    return {{"backend", "reference"},
+            {"version", version},
+            {"computed_in", "a clean-room `rwkvbench golden` process that loads no other plugin"},
+            {"requests", requests},
+            {"seconds", seconds}};
+}
+
+std::string mode_of(const std::string& check_name) {  // "parity.batch2_stream1" → "batch2_stream1"
+    return check_name.substr(check_name.find('.') + 1);
+}
+
+}  // namespace
+
+CellJudge::CellJudge(GoldenSource golden, const std::vector<CellSpec>& cells,
+                     const std::map<std::filesystem::path, std::string>& known)
+    : golden_(std::move(golden)), model_sha256_(known) {
+    bool any = false;
+    for (const auto& c : cells) {
+        if (output_checks(c).empty()) continue;
+        any = true;
+        if (!model_sha256_.count(c.model_path)) {
+            std::error_code ec;
+            if (std::filesystem::is_regular_file(c.model_path, ec)) model_sha256_[c.model_path] = sha256_file(c.model_path);
+        }
+    }
+    if (!any) return;
+    reference_ = reference_plugin_path();
+    reference_sha256_ = sha256_file(reference_);
+}
+
+int CellJudge::vocab_of(const std::filesystem::path& model) {
+    if (auto it = vocab_.find(model); it != vocab_.end()) return it->second;
+    return vocab_[model] = detect_config(SafetensorsFile::open(model)).vocab_size;
+}
+
+std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const std::filesystem::path& outputs) {
+    rec.erase("parity");
+    rec.erase("verification");
+    struct RemoveWhenDone {
+        const std::filesystem::path& p;
+        ~RemoveWhenDone() {
+            std::error_code ec;
+            std::filesystem::remove(p, ec);
+        }
+    } remove_outputs{outputs};
+    std::vector<std::string> notes;
+    const auto checks = output_checks(spec);
+    if (rec.value("status", "") != kStatusOk || checks.empty()) return notes;
+    const bool parity_cell = spec.scenario == "parity";
+    const auto t0 = std::chrono::steady_clock::now();
+    auto error = [&](const std::string& what) {
+        rec["status"] = kStatusError;
+        rec["status_detail"] = "error: " + what;
+        return notes;
+    };
+
+    const auto pinned = model_sha256_.find(spec.model_path);
+    if (pinned == model_sha256_.end()) return error(spec.model_path.string() + ": the checkpoint's SHA-256 was not pinned");
+    int vocab = 0;
+    try {
+        vocab = vocab_of(spec.model_path);
+    } catch (const InputError& e) {
+        return error(e.what());
+    }
+    const ParityThresholds thresholds =
+        thresholds_with_overrides(*dtype_from_cli_name(spec.dtype), spec.parity_thresholds);
+
+    // What the worker handed back. A missing or malformed file fails every check: a plugin that
+    // cannot produce its outputs has not earned a verdict.
+    std::map<std::string, std::vector<double>> got;
+    std::string outputs_problem;
+    try {
+        got = read_cell_outputs(outputs, checks, vocab);
+    } catch (const InputError& e) {
+        outputs_problem = e.what();
+    }
+
+    std::map<uint64_t, StreamGolden> goldens;
+    if (outputs_problem.empty()) {
+        for (const auto& c : checks) {
+            auto& g = goldens[c.stream];
+            g.request.model = spec.model_path;
+            g.request.model_sha256 = pinned->second;
+            g.request.reference = reference_;
+            g.request.reference_sha256 = reference_sha256_;
+            g.request.vocab = vocab;
+            g.request.threads = spec.threads;
+            if (c.stream_tokens > g.request.tokens.size()) g.request.tokens = check_tokens(spec, c, vocab);
+            std::set<int> steps(g.request.steps.begin(), g.request.steps.end());
+            steps.insert(c.steps.begin(), c.steps.end());
+            g.request.steps.assign(steps.begin(), steps.end());
+        }
+        try {
+            for (auto& [stream, g] : goldens) {
+                g.logits = golden_logits(golden_, g.request);
+                if (!g.logits.recomputed_because.empty()) notes.push_back(g.logits.recomputed_because);
+            }
+        } catch (const std::exception& e) {
+            return error(e.what());
+        }
+    }
+
+    json check_list = json::array(), failures = json::array(), modes = json::object();
+    std::optional<json> decode_parity;  // a parity cell's top-level metrics: the sequential decode
+    for (const auto& c : checks) {
+        if (!outputs_problem.empty()) break;
+        json entry = {{"name", c.name}, {"what", c.what}, {"stream", c.stream}, {"rows", c.steps.size()}};
+        std::vector<double> golden_rows;
+        for (int step : c.steps) {
+            const auto row = goldens.at(c.stream).row(step, vocab);
+            golden_rows.insert(golden_rows.end(), row.begin(), row.end());
+        }
+        const ParityReport r = evaluate_parity(golden_rows, got.at(c.name), int(c.steps.size()), vocab, thresholds);
+        for (const auto& f : r.failures)
+            failures.push_back(fmt::format("{}: {}", parity_cell ? mode_of(c.name) : c.name, f));
+        if (parity_cell) {
+            modes[mode_of(c.name)] = summary(r);
+            if (c.name == "parity.decode") decode_parity = r.json;
+        } else {
+            entry.update(summary(r));
+            check_list.push_back(entry);
+        }
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const std::string verdict = failures.empty() ? "PASS" : "FAIL";
+
+    if (!outputs_problem.empty()) {  // nothing to judge: the plugin did not hand back its logits
+        rec["status"] = kStatusInvalid;
+        rec["status_detail"] = "invalid: " + outputs_problem;
+        return notes;
+    }
+    if (parity_cell) {
+        json p = *decode_parity;
+        p["verdict"] = verdict;
+        p["failures"] = failures;
+        p["thresholds"] = to_json(thresholds);
+        p["modes"] = modes;
+        p["golden"] = golden_json(goldens, seconds);
+        p["mode"] =
+            "top-level metrics: sequential decode, LOGITS_LAST per token, from the zero state; modes: also one "
+            "sequence-mode forward (LOGITS_ALL) and a batch of 2 streams with distinct tokens; FAIL if any mode "
+            "fails; judged by the parent against a clean-room golden";
+        rec["parity"] = p;
+        return notes;
+    }
+    rec["verification"] = {{"verdict", verdict},
+                           {"failures", failures},
+                           {"thresholds", to_json(thresholds)},
+                           {"checks", check_list},
+                           {"golden", golden_json(goldens, seconds)},
+                           {"cost_s", seconds}};
+    if (verdict == "FAIL") {
+        rec["status"] = kStatusInvalid;
+        rec["status_detail"] = "invalid: the output produced while timed differs from the golden: " +
+                               failures.front().get<std::string>();
+    }
+    return notes;
+}
+
+}  // namespace rwkvb

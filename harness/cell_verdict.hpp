@@ -1,0 +1,46 @@
+// The verdict on a cell's outputs, given by the parent (DESIGN.md §6, "trust nothing a plugin
+// touches"). The worker shares its address space with the plugin under test, so nothing it
+// concludes is trusted: it only hands back the logits its scenario produced (cell_outputs.hpp),
+// and here — in a process that never loads a plugin — they are compared with golden logits
+// computed in the clean room (golden_cache.hpp):
+//  - a parity cell gets its "parity" object and PASS/FAIL;
+//  - a timed cell (prefill, decode, batch, long) gets a "verification" object; when its own
+//    output differs from the golden under its dtype's parity thresholds, its status becomes
+//    `invalid` and its speed is never certified.
+#pragma once
+#include "cell.hpp"
+#include "golden_cache.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace rwkvb {
+
+class CellJudge {
+public:
+    // Pins the SHA-256 of the reference plugin and of every checkpoint the cells use, now,
+    // before any plugin under test runs. `known` are digests already computed from the same
+    // files (the synthetic weights' check), to save hashing them twice.
+    CellJudge(GoldenSource golden, const std::vector<CellSpec>& cells,
+              const std::map<std::filesystem::path, std::string>& known = {});
+
+    // Judges `record` (the worker's, status and all) from the outputs file, which is removed
+    // afterwards. Whatever the worker wrote under "parity" or "verification" is discarded first.
+    // Returns lines for the person watching (a golden cache entry that failed its check).
+    std::vector<std::string> judge(nlohmann::json& record, const CellSpec& spec,
+                                   const std::filesystem::path& outputs);
+
+private:
+    int vocab_of(const std::filesystem::path& model);
+    GoldenSource golden_;
+    std::filesystem::path reference_;
+    std::string reference_sha256_;
+    std::map<std::filesystem::path, std::string> model_sha256_;
+    std::map<std::filesystem::path, int> vocab_;
+};
+
+}  // namespace rwkvb
