@@ -6,6 +6,7 @@
 #include "model_config.hpp"
 #include "output_checks.hpp"
 #include "parity.hpp"
+#include "presets.hpp"
 #include "safetensors.hpp"
 #include "sha256.hpp"
 
@@ -19,6 +20,10 @@ namespace rwkvb {
 namespace {
 
 using nlohmann::json;
+
+// A float64 speed (FLOP/s) below that of any host the golden runs on (2 cores here: ~1e10), for
+// the clean room's timeout: the golden of 16k tokens of a 7B model takes hours, and that is no hang.
+constexpr double kSlowestFlops = 1e9;
 
 // One golden request per token stream: the union of the steps its checks capture, over the
 // longest prefix any of them needs (streams are prefix-stable: a shorter check is a prefix).
@@ -84,9 +89,9 @@ CellJudge::CellJudge(GoldenSource golden, const std::vector<CellSpec>& cells,
     reference_sha256_ = sha256_file(reference_);
 }
 
-int CellJudge::vocab_of(const std::filesystem::path& model) {
-    if (auto it = vocab_.find(model); it != vocab_.end()) return it->second;
-    return vocab_[model] = detect_config(SafetensorsFile::open(model)).vocab_size;
+const ModelConfig& CellJudge::config_of(const std::filesystem::path& model) {
+    if (auto it = configs_.find(model); it != configs_.end()) return it->second;
+    return configs_[model] = detect_config(SafetensorsFile::open(model));
 }
 
 std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const std::filesystem::path& outputs) {
@@ -112,12 +117,13 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
 
     const auto pinned = model_sha256_.find(spec.model_path);
     if (pinned == model_sha256_.end()) return error(spec.model_path.string() + ": the checkpoint's SHA-256 was not pinned");
-    int vocab = 0;
+    ModelConfig config{};
     try {
-        vocab = vocab_of(spec.model_path);
+        config = config_of(spec.model_path);
     } catch (const InputError& e) {
         return error(e.what());
     }
+    const int vocab = config.vocab_size;
     const ParityThresholds thresholds =
         thresholds_with_overrides(*dtype_from_cli_name(spec.dtype), spec.parity_thresholds);
 
@@ -148,7 +154,9 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
         }
         try {
             for (auto& [stream, g] : goldens) {
-                g.logits = golden_logits(golden_, g.request);
+                GoldenSource source = golden_;
+                source.timeout_s += double(g.request.tokens.size()) * model_cost(config).flops_per_token / kSlowestFlops;
+                g.logits = golden_logits(source, g.request);
                 if (!g.logits.recomputed_because.empty()) notes.push_back(g.logits.recomputed_because);
             }
         } catch (const std::exception& e) {
@@ -166,7 +174,16 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
             const auto row = goldens.at(c.stream).row(step, vocab);
             golden_rows.insert(golden_rows.end(), row.begin(), row.end());
         }
-        const ParityReport r = evaluate_parity(golden_rows, got.at(c.name), int(c.steps.size()), vocab, thresholds);
+        // A low-precision backend may honestly flip a near-top-1 token now and then (parity allows
+        // 1% for f16/bf16, 3% for int8). On a handful of rows one flip is already above that, so
+        // top-1 is enforced on a timed check only with enough rows for the threshold to allow one
+        // flip (f16/bf16: 100, int8: 34) or when it is 100%; rel L2 and KL always are, and they
+        // are what a skipped prompt or a copied stream breaks by orders of magnitude.
+        ParityThresholds t = thresholds;
+        const bool top1_enforced =
+            parity_cell || !t.min_top1 || *t.min_top1 >= 1 || double(c.steps.size()) * (1 - *t.min_top1) >= 1;
+        if (!top1_enforced) t.min_top1.reset();
+        const ParityReport r = evaluate_parity(golden_rows, got.at(c.name), int(c.steps.size()), vocab, t);
         for (const auto& f : r.failures)
             failures.push_back(fmt::format("{}: {}", parity_cell ? mode_of(c.name) : c.name, f));
         if (parity_cell) {
@@ -174,6 +191,7 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
             if (c.name == "parity.decode") decode_parity = r.json;
         } else {
             entry.update(summary(r));
+            entry["top1_enforced"] = top1_enforced;
             check_list.push_back(entry);
         }
     }

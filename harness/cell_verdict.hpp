@@ -10,6 +10,7 @@
 #pragma once
 #include "cell.hpp"
 #include "golden_cache.hpp"
+#include "model_config.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -22,6 +23,8 @@ namespace rwkvb {
 
 class CellJudge {
 public:
+    // `golden.timeout_s` is the base limit of a clean-room process; each golden adds time for its
+    // tokens (at a float64 speed far below any host's), so only a hang is cut short.
     // Pins the SHA-256 of the reference plugin and of every checkpoint the cells use, now,
     // before any plugin under test runs. `known` are digests already computed from the same
     // files (the synthetic weights' check), to save hashing them twice.
@@ -35,12 +38,12 @@ public:
                                    const std::filesystem::path& outputs);
 
 private:
-    int vocab_of(const std::filesystem::path& model);
+    const ModelConfig& config_of(const std::filesystem::path& model);
     GoldenSource golden_;
     std::filesystem::path reference_;
     std::string reference_sha256_;
     std::map<std::filesystem::path, std::string> model_sha256_;
-    std::map<std::filesystem::path, int> vocab_;
+    std::map<std::filesystem::path, ModelConfig> configs_;
 };
 
 }  // namespace rwkvb

@@ -298,8 +298,9 @@ int run(const RunArgs& a_in) {
     std::vector<CellSpec> to_judge;
     for (const auto& c : cells)
         if (c.skip_reason.empty()) to_judge.push_back(c.spec);
-    const double golden_timeout_s = std::max(3600.0, 4 * (cells.empty() ? 600.0 : cells.front().spec.timeout_s));
-    CellJudge judge(GoldenSource{self, env.cache_dir, golden_timeout_s}, to_judge, model_digests);
+    // The clean room's base limit; CellJudge adds time for each golden's tokens.
+    const double golden_timeout_s = cells.empty() ? 600.0 : cells.front().spec.timeout_s;
+    CellJudge judge(GoldenSource{self, env.cache_dir, golden_timeout_s, &interrupt.stop_flag()}, to_judge, model_digests);
 
     std::vector<std::optional<nlohmann::json>> records(cells.size());
     for (size_t i = 0; i < cells.size(); ++i) records[i] = record_for_plan(*dir, cells[i].spec);
@@ -348,6 +349,11 @@ int run(const RunArgs& a_in) {
             // Judged here, outside the worker and after the host-load snapshot: the golden's
             // clean-room process is no part of the cell's measurement.
             notes = judge.judge(rec, spec, outputs_file(dir->work_dir(), id));
+            if (interrupt.interrupted()) {  // stopped while judging: not recorded either
+                std::fprintf(stderr, "interrupted\n");
+                stopped_early = true;
+                break;
+            }
         }
         stamp_spec(rec, spec);  // the parent's own copy, which --resume compares with the plan
         dir->write_cell(rec);  // on disk before the next cell starts

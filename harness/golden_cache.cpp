@@ -188,7 +188,7 @@ GoldenLogits golden_logits(const GoldenSource& source, const GoldenRequest& r) {
     write_file_atomically(request_file, golden_request_json(r));
     const ProcessOutcome o = run_process(
         source.rwkvbench, {"golden", "--request", request_file, "--cache-dir", source.cache_dir.string()},
-        WorkerLimits{source.timeout_s, 0});
+        WorkerLimits{source.timeout_s, 0}, source.stop);
     std::error_code ec;
     std::filesystem::remove(request_file, ec);
     g.compute_s = o.wall_s;
@@ -199,6 +199,7 @@ GoldenLogits golden_logits(const GoldenSource& source, const GoldenRequest& r) {
         return std::runtime_error(fmt::format("golden logits could not be computed: {}{}", what,
                                               tail.empty() ? "" : " (" + tail + ")"));
     };
+    if (o.stopped) throw fail("interrupted");
     if (o.timed_out) throw fail(fmt::format("the clean-room process timed out after {:g} s", source.timeout_s));
     if (o.signal) throw fail(fmt::format("the clean-room process crashed({})", signal_abbrev(o.signal)));
     if (o.exit_code != 0) throw fail(fmt::format("the clean-room process exited with code {}", o.exit_code));

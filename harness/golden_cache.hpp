@@ -12,6 +12,7 @@
 // The entry stores the SHA-256 of its logits, checked at every read: a damaged or edited entry
 // is recomputed, and the caller is told why.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -45,6 +46,7 @@ struct GoldenSource {
     std::filesystem::path rwkvbench;  // the executable whose `golden` subcommand computes them
     std::filesystem::path cache_dir;
     double timeout_s = 3600;
+    const std::atomic<bool>* stop = nullptr;  // set (Ctrl-C): the clean-room process is stopped
 };
 
 std::string golden_key(const GoldenRequest& r);

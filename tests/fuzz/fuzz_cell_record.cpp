@@ -15,6 +15,7 @@
 #include "json_fuzz_support.hpp"
 #include "results.hpp"
 #include "run_directory.hpp"
+#include "untrusted_json.hpp"
 #include "worker_process.hpp"
 
 #include <cstddef>
@@ -29,7 +30,7 @@ constexpr const char* kTarget = "fuzz_cell_record";
 // The id the record claims, when it is one a real plan could hold (CellSpec::id makes file names
 // of [A-Za-z0-9_+-.]); otherwise a fixed one, under which the record is simply "not ours".
 std::string claimed_id(const uint8_t* data, size_t size) {
-    const auto j = nlohmann::json::parse(data, data + size, nullptr, false);
+    const auto j = rwkvb::parse_untrusted_json({reinterpret_cast<const char*>(data), size});
     std::string id = "reference.0.rwkv7-tiny.decode.f32";
     if (!j.is_object()) return id;
     const auto it = j.find("id");

@@ -1,7 +1,8 @@
-// Fuzz target for a whole results document (results.json) given to the report code: every
-// report writer, run_exit_code and nothing_ran on the document as read, then the document
-// re-assembled from its parts by make_run_document (what a report, merge or certify command
-// that re-derives the summary does) and rendered again.
+// Fuzz target for a whole results document (results.json) given to the report code: read as
+// every reader of JSON from disk must read it (parse_untrusted_json: no exception, bounded
+// nesting), then every report writer, run_exit_code and nothing_ran on the document as read, then
+// the document re-assembled from its parts by make_run_document (what a report, merge or certify
+// command that re-derives the summary does) and rendered again.
 //
 // Any bytes must end in "not JSON" (refused) or in reports that every writer renders as valid
 // UTF-8 and an exit code of DESIGN.md §8. Anything else is a bug: an exception, a crash, a
@@ -11,6 +12,7 @@
 // json_replay_main.cpp.
 #include "json_fuzz_support.hpp"
 #include "results.hpp"
+#include "untrusted_json.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -28,7 +30,7 @@ nlohmann::json part(const nlohmann::json& doc, const char* key) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    const auto doc = nlohmann::json::parse(data, data + size, nullptr, false);
+    const auto doc = rwkvb::parse_untrusted_json({reinterpret_cast<const char*>(data), size});
     if (doc.is_discarded()) return 0;
     rwkvb::fuzz::check_document_renders(kTarget, doc);
     const auto rebuilt =
