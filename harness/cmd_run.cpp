@@ -105,14 +105,14 @@ nlohmann::json run_metadata(const RunArgs& a, const std::filesystem::path& dir) 
 
 // "ok", "ok, parity FAIL", or the status detail of a failed cell.
 std::string status_text(const nlohmann::json& rec) {
-    const std::string status = rec.value("status", std::string("?"));
+    const std::string status = text_field(rec, "status", "?");
     if (status != kStatusOk) {
-        const std::string detail = rec.value("status_detail", std::string());
+        const std::string detail = text_field(rec, "status_detail", "");
         return detail.empty() ? status : detail;
     }
     // The parent's verdicts (cell_verdict.hpp): a parity cell's, or a timed cell's own output check.
     for (const char* key : {"parity", "verification"})
-        if (auto p = rec.find(key); p != rec.end() && p->is_object() && p->value("verdict", "") == "FAIL")
+        if (auto p = rec.find(key); p != rec.end() && text_field(*p, "verdict", "") == "FAIL")
             return std::string("ok, ") + key + " FAIL";
     if (auto v = rec.find("verification"); v != rec.end() && v->is_object()) return "ok, output verified";
     return status;
@@ -389,6 +389,12 @@ int run(const RunArgs& a_in) {
 
 void register_run(CLI::App& app) {
     auto* cmd = app.add_subcommand("run", "Run benchmark cells (backend × device × workload × scenario × dtype)");
+    cmd->footer(
+        "\nEach cell runs in its own worker process; the parent judges what it produced. A parity cell compares "
+        "its logits with the float64 golden (computed in a clean process from the checkpoint file, cached with a "
+        "SHA-256); every timed cell's own output is checked the same way, and one that differs is 'invalid'.\n"
+        "Exit codes: 0 all ran and passed, 2 usage or input error, 3 parity FAIL or an invalid cell, 4 a cell "
+        "failed to run, 130/143 interrupted (the resume command is printed).");
     auto a = std::make_shared<RunArgs>();
     RunOptions& o = a->plan;
     ScenarioParams& p = o.params;
