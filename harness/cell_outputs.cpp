@@ -1,7 +1,6 @@
 #include "cell_outputs.hpp"
 
 #include "errors.hpp"
-#include "safetensors.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -57,22 +56,24 @@ void CellOutputs::write(const std::filesystem::path& path, const std::string& ce
     w.write(path, SafetensorsWriter::Sync::NoSync);
 }
 
-std::map<std::string, std::vector<double>> read_cell_outputs(const std::filesystem::path& path,
-                                                            const std::vector<OutputCheck>& checks, int vocab) {
-    const auto file = SafetensorsFile::open(path);
-    std::map<std::string, std::vector<double>> out;
+CellOutputsReader::CellOutputsReader(const std::filesystem::path& path, const std::vector<OutputCheck>& checks,
+                                     int vocab)
+    : file_(SafetensorsFile::open(path)) {
     for (const auto& c : checks) {
-        const TensorView* t = file.find(c.name);
+        const TensorView* t = file_.find(c.name);
         if (!t) throw InputError(fmt::format("{}: the outputs of check '{}' are missing", path.string(), c.name));
         const std::vector<int64_t> shape{int64_t(c.steps.size()), vocab};
         if ((t->dtype != DType::F32 && t->dtype != DType::F64) || t->shape != shape)
             throw InputError(fmt::format("{}: check '{}' holds {} {}, expected F32 or F64 [{}, {}]", path.string(),
                                          c.name, dtype_name(t->dtype), fmt::join(t->shape, "x"), shape[0], shape[1]));
-        auto& v = out[c.name];
-        v.resize(c.steps.size() * size_t(vocab));
-        for (size_t i = 0; i < v.size(); ++i) v[i] = load_as_double(t->dtype, t->data, i);
     }
-    return out;
+}
+
+std::vector<double> CellOutputsReader::rows(const std::string& check) const {
+    const TensorView& t = file_.at(check);
+    std::vector<double> v(t.nbytes / dtype_size(t.dtype));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = load_as_double(t.dtype, t.data, i);
+    return v;
 }
 
 }  // namespace rwkvb

@@ -5,6 +5,7 @@
 #pragma once
 #include "dtype.hpp"
 #include "output_checks.hpp"
+#include "safetensors.hpp"
 
 #include <cstddef>
 #include <filesystem>
@@ -40,9 +41,16 @@ private:
     DType dtype_;
 };
 
-// Parent side: each check's rows as float64, rows × vocab. Throws InputError naming the file and
-// the check when a tensor is missing or has another dtype or shape than the plan says.
-std::map<std::string, std::vector<double>> read_cell_outputs(const std::filesystem::path& path,
-                                                            const std::vector<OutputCheck>& checks, int vocab);
+// Parent side. Opening checks every check's tensor against the plan (present, F32 or F64,
+// [rows, vocab]) and throws InputError naming the file and the check otherwise; rows() converts
+// one check at a time, so a long parity cell's outputs are never all in memory as float64.
+class CellOutputsReader {
+public:
+    CellOutputsReader(const std::filesystem::path& path, const std::vector<OutputCheck>& checks, int vocab);
+    std::vector<double> rows(const std::string& check) const;  // rows × vocab
+
+private:
+    SafetensorsFile file_;
+};
 
 }  // namespace rwkvb

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
 
 namespace rwkvb {
@@ -129,10 +130,10 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
 
     // What the worker handed back. A missing or malformed file fails every check: a plugin that
     // cannot produce its outputs has not earned a verdict.
-    std::map<std::string, std::vector<double>> got;
+    std::optional<CellOutputsReader> got;
     std::string outputs_problem;
     try {
-        got = read_cell_outputs(outputs, checks, vocab);
+        got.emplace(outputs, checks, vocab);
     } catch (const InputError& e) {
         outputs_problem = e.what();
     }
@@ -183,7 +184,7 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
         const bool top1_enforced =
             parity_cell || !t.min_top1 || *t.min_top1 >= 1 || double(c.steps.size()) * (1 - *t.min_top1) >= 1;
         if (!top1_enforced) t.min_top1.reset();
-        const ParityReport r = evaluate_parity(golden_rows, got.at(c.name), int(c.steps.size()), vocab, t);
+        const ParityReport r = evaluate_parity(golden_rows, got->rows(c.name), int(c.steps.size()), vocab, t);
         for (const auto& f : r.failures)
             failures.push_back(fmt::format("{}: {}", parity_cell ? mode_of(c.name) : c.name, f));
         if (parity_cell) {

@@ -6,6 +6,7 @@
 #include "cell_outputs.hpp"
 #include "cell_verdict.hpp"
 #include "worker_process.hpp"
+#include "atomic_file.hpp"
 #include "errors.hpp"
 #include "report_writers.hpp"
 #include "results.hpp"
@@ -194,6 +195,37 @@ TEST_F(RunCell, FailuresAreClassifiedByStageNotByWording) {
     EXPECT_EQ(run_cell_guarded(s, env(), {}, &code)["status"], "load-error");
 }
 #endif
+
+// The worker's record is not trusted: a verdict written into it is discarded and the parent judges
+// the outputs file alone. A missing or malformed outputs file makes the cell invalid, never ok.
+TEST_F(RunCell, VerdictsComeFromTheOutputsFileNotTheRecord) {
+    const CellSpec s = spec("decode");
+    const fs::path out = outputs_file(cache_, s.id());
+    CellJudge judge(GoldenSource{RWKVB_BINARY, cache_, 600}, {s});
+
+    json forged = run_cell(s, env(), out);
+    forged["verification"] = {{"verdict", "PASS"}};
+    {  // the outputs say otherwise: every logit of the last repetition zeroed
+        std::string bytes = read_file(out);
+        std::fill(bytes.end() - 3 * 512 * 4, bytes.end(), '\0');
+        std::ofstream(out, std::ios::binary | std::ios::trunc) << bytes;
+    }
+    judge.judge(forged, s, out);
+    EXPECT_EQ(forged["status"], "invalid") << forged.dump(1).substr(0, 2000);
+    EXPECT_EQ(forged["verification"]["verdict"], "FAIL");
+    EXPECT_FALSE(fs::exists(out));  // consumed
+
+    json missing = run_cell(s, env(), out);
+    fs::remove(out);
+    judge.judge(missing, s, out);
+    EXPECT_EQ(missing["status"], "invalid");
+    EXPECT_NE(missing["status_detail"].get<std::string>().find("outputs"), std::string::npos) << missing["status_detail"];
+
+    json truncated = run_cell(s, env(), out);
+    fs::resize_file(out, fs::file_size(out) / 2);
+    judge.judge(truncated, s, out);
+    EXPECT_EQ(truncated["status"], "invalid") << truncated["status_detail"];
+}
 
 TEST_F(RunCell, ThresholdOverridesAreAppliedAndRecorded) {
     CellSpec s = spec("parity", "rwkv4-tiny");
