@@ -264,6 +264,11 @@ std::map<std::filesystem::path, std::string> prepare_models(
     const std::function<void(const SyntheticModel&, const std::string&)>& on_write) {
     std::map<std::filesystem::path, std::string> digests;
     for (const auto& m : models) {
+        // A plan is a file anyone can edit: never write weights under a name they did not get here.
+        if (m.path.filename() != synthetic_model_path("", m.preset, m.seed).filename())
+            throw InputError(fmt::format("{}: not the file name of preset {} seed {} ({}); the plan was edited",
+                                         m.path.string(), m.preset, m.seed,
+                                         synthetic_model_path("", m.preset, m.seed).string()));
         std::string digest;
         const std::string why = synthetic_model_staleness(m, &digest);
         if (why.empty()) {

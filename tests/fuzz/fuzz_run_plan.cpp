@@ -1,5 +1,5 @@
-// Fuzz target for the run plan that `run --resume` reads back (plan.json): RunDirectory::open
-// and read_plan, then the cells and synthetic models as cmd_run.cpp takes them (PlannedCell,
+// Fuzz target for the run plan that `run --resume` reads back (plan.json): RunDirectory::read_plan,
+// then the cells and synthetic models as cmd_run.cpp takes them (PlannedCell,
 // CellSpec, ScenarioParams and SyntheticModel from_json), and what resume does with them next:
 // each cell's id names its record file, its spec goes to a worker as JSON, and the run metadata
 // goes into the results document.
@@ -41,12 +41,19 @@ void check_id(const std::string& id) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using rwkvb::PlannedCell;
     using rwkvb::SyntheticModel;
-    const auto& root = rwkvb::fuzz::scratch_run_dir();
-    rwkvb::fuzz::put_bytes(root / "plan.json", data, size);
+    // Opened once (open() takes the directory's lock and reads the plan as read_plan does): the
+    // parsing under test is read_plan, run on every input.
+    static const rwkvb::RunDirectory dir = [] {
+        const std::string empty_plan = R"({"cells": []})";
+        const auto& root = rwkvb::fuzz::scratch_run_dir();
+        rwkvb::fuzz::put_bytes(root / "plan.json", reinterpret_cast<const uint8_t*>(empty_plan.data()), empty_plan.size());
+        return rwkvb::RunDirectory::open(root);
+    }();
+    rwkvb::fuzz::put_bytes(dir.plan_file(), data, size);
 
     nlohmann::json plan;
     try {
-        plan = rwkvb::RunDirectory::open(root).read_plan();
+        plan = dir.read_plan();
     } catch (const rwkvb::InputError&) {
         return 0;  // refused with one line: fine
     }

@@ -260,5 +260,21 @@ TEST(Plan, StaleSyntheticWeightsAreRegenerated) {
     EXPECT_NE(synthetic_model_staleness(m).find("unreadable"), std::string::npos);
     prepare_models({m});
     EXPECT_EQ(synthetic_model_staleness(m), "");
+
+    // Same metadata and shapes, one weight edited: the pinned SHA-256 catches it.
+    {
+        std::fstream f(m.path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(-8, std::ios::end);
+        f.put('\x7f');
+    }
+    EXPECT_NE(synthetic_model_staleness(m).find("SHA-256"), std::string::npos) << synthetic_model_staleness(m);
+    const auto digests = prepare_models({m});
+    EXPECT_EQ(synthetic_model_staleness(m), "");
+    EXPECT_EQ(digests.at(m.path).size(), 64u);
+
+    // An edited plan cannot make prepare_models write weights under a name of its choosing.
+    const SyntheticModel evil{"rwkv7-tiny", 1, dir / "not-a-model.txt"};
+    EXPECT_THROW(prepare_models({evil}), InputError);
+    EXPECT_FALSE(fs::exists(evil.path));
     fs::remove_all(dir);
 }
