@@ -58,4 +58,18 @@ std::string read_file(const std::filesystem::path& path) {
     return ss.str();
 }
 
+bool is_plain_regular_file(const std::filesystem::path& path) {
+    std::error_code ec;
+    return std::filesystem::symlink_status(path, ec).type() == std::filesystem::file_type::regular;
+}
+
+std::string read_regular_file(const std::filesystem::path& path, uintmax_t max_bytes) {
+    if (!is_plain_regular_file(path)) throw InputError(fmt::format("{}: not a regular file", path.string()));
+    std::error_code ec;
+    const uintmax_t size = std::filesystem::file_size(path, ec);
+    if (ec || size > max_bytes)
+        throw InputError(fmt::format("{}: larger than {} bytes, or unreadable", path.string(), max_bytes));
+    return read_file(path);
+}
+
 }  // namespace rwkvb

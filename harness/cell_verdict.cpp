@@ -1,5 +1,6 @@
 #include "cell_verdict.hpp"
 
+#include "atomic_file.hpp"
 #include "cell_outputs.hpp"
 #include "dtype.hpp"
 #include "errors.hpp"
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <optional>
 #include <set>
+#include <stdexcept>
 
 namespace rwkvb {
 namespace {
@@ -95,6 +97,70 @@ const ModelConfig& CellJudge::config_of(const std::filesystem::path& model) {
     return configs_[model] = detect_config(SafetensorsFile::open(model));
 }
 
+std::map<uint64_t, GoldenRequest> CellJudge::requests_for(const CellSpec& spec) {
+    const auto pinned = model_sha256_.find(spec.model_path);
+    if (pinned == model_sha256_.end())
+        throw InputError(spec.model_path.string() + ": the checkpoint's SHA-256 was not pinned");
+    const int vocab = config_of(spec.model_path).vocab_size;
+    std::map<uint64_t, GoldenRequest> requests;
+    for (const auto& c : output_checks(spec)) {
+        auto& r = requests[c.stream];
+        r.model = spec.model_path;
+        r.model_sha256 = pinned->second;
+        r.reference = reference_;
+        r.reference_sha256 = reference_sha256_;
+        r.vocab = vocab;
+        r.threads = spec.threads;
+        if (c.stream_tokens > r.tokens.size()) r.tokens = check_tokens(spec, c, vocab);
+        std::set<int> steps(r.steps.begin(), r.steps.end());
+        steps.insert(c.steps.begin(), c.steps.end());
+        r.steps.assign(steps.begin(), steps.end());
+    }
+    return requests;
+}
+
+GoldenLogits CellJudge::fetch(const GoldenRequest& request, const ModelConfig& config,
+                              std::vector<std::string>& notes) {
+    GoldenSource source = golden_;
+    source.timeout_s += double(request.tokens.size()) * model_cost(config).flops_per_token / kSlowestFlops;
+    GoldenLogits g = golden_logits(source, request);
+    const std::string digest = sha256_hex(std::as_bytes(std::span(g.logits)));
+    const auto pin = golden_sha256_.emplace(g.key, digest).first;
+    if (pin->second != digest) {
+        g = golden_logits(source, request, /*recompute=*/true);
+        g.recomputed_because = fmt::format("cached golden {} changed since this run first read it; recomputed",
+                                           g.path.string());
+        if (sha256_hex(std::as_bytes(std::span(g.logits))) != pin->second)
+            throw std::runtime_error("golden logits " + g.key + " differ between two clean-room computations");
+    }
+    if (!g.recomputed_because.empty()) {
+        notes.push_back(g.recomputed_because);
+        recomputed_[g.key] = g.recomputed_because;
+    } else if (auto it = recomputed_.find(g.key); it != recomputed_.end()) {
+        g.recomputed_because = it->second;  // found by prefetch: every cell it serves says so
+    }
+    return g;
+}
+
+void CellJudge::prefetch(const std::vector<CellSpec>& cells, const std::function<void(const std::string&)>& say) {
+    for (const auto& spec : cells) {
+        if (output_checks(spec).empty()) continue;
+        std::vector<std::string> notes;
+        try {
+            for (const auto& [stream, request] : requests_for(spec)) {
+                if (golden_sha256_.count(golden_key(request))) continue;
+                const GoldenLogits g = fetch(request, config_of(spec.model_path), notes);
+                if (!g.from_cache)
+                    say(fmt::format("golden logits for {}, stream {} ({} tokens): computed in {:.1f} s, cached",
+                                    spec.id(), stream, request.tokens.size(), g.compute_s));
+            }
+        } catch (const std::exception&) {
+            // Said where it matters: the judge of this cell meets the same failure and records it.
+        }
+        for (const auto& n : notes) say(n);
+    }
+}
+
 std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const std::filesystem::path& outputs) {
     rec.erase("parity");
     rec.erase("verification");
@@ -125,6 +191,7 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
         return error(e.what());
     }
     const int vocab = config.vocab_size;
+    if (auto m = rec.find("model"); m != rec.end() && m->is_object()) (*m)["sha256"] = pinned->second;
     const ParityThresholds thresholds =
         thresholds_with_overrides(*dtype_from_cli_name(spec.dtype), spec.parity_thresholds);
 
@@ -133,6 +200,8 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
     std::optional<CellOutputsReader> got;
     std::string outputs_problem;
     try {
+        // Only a regular file: the worker could have left a FIFO there, whose open would block.
+        if (!is_plain_regular_file(outputs)) throw InputError(outputs.string() + ": missing, or not a regular file");
         got.emplace(outputs, checks, vocab);
     } catch (const InputError& e) {
         outputs_problem = e.what();
@@ -140,25 +209,11 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
 
     std::map<uint64_t, StreamGolden> goldens;
     if (outputs_problem.empty()) {
-        for (const auto& c : checks) {
-            auto& g = goldens[c.stream];
-            g.request.model = spec.model_path;
-            g.request.model_sha256 = pinned->second;
-            g.request.reference = reference_;
-            g.request.reference_sha256 = reference_sha256_;
-            g.request.vocab = vocab;
-            g.request.threads = spec.threads;
-            if (c.stream_tokens > g.request.tokens.size()) g.request.tokens = check_tokens(spec, c, vocab);
-            std::set<int> steps(g.request.steps.begin(), g.request.steps.end());
-            steps.insert(c.steps.begin(), c.steps.end());
-            g.request.steps.assign(steps.begin(), steps.end());
-        }
         try {
-            for (auto& [stream, g] : goldens) {
-                GoldenSource source = golden_;
-                source.timeout_s += double(g.request.tokens.size()) * model_cost(config).flops_per_token / kSlowestFlops;
-                g.logits = golden_logits(source, g.request);
-                if (!g.logits.recomputed_because.empty()) notes.push_back(g.logits.recomputed_because);
+            for (auto& [stream, request] : requests_for(spec)) {
+                auto& g = goldens[stream];
+                g.request = std::move(request);
+                g.logits = fetch(g.request, config, notes);
             }
         } catch (const std::exception& e) {
             return error(e.what());

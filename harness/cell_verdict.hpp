@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,6 +32,11 @@ public:
     CellJudge(GoldenSource golden, const std::vector<CellSpec>& cells,
               const std::map<std::filesystem::path, std::string>& known = {});
 
+    // Reads or computes, before any plugin under test runs, every golden the cells' checks will
+    // need, and pins the SHA-256 of each: a cache entry forged later in the run (a plugin runs as
+    // you and can write files) is then recomputed rather than believed. `say` hears progress.
+    void prefetch(const std::vector<CellSpec>& cells, const std::function<void(const std::string&)>& say);
+
     // Judges `record` (the worker's, status and all) from the outputs file, which is removed
     // afterwards. Whatever the worker wrote under "parity" or "verification" is discarded first.
     // Returns lines for the person watching (a golden cache entry that failed its check).
@@ -39,11 +45,17 @@ public:
 
 private:
     const ModelConfig& config_of(const std::filesystem::path& model);
+    std::map<uint64_t, GoldenRequest> requests_for(const CellSpec& spec);  // one per token stream
+    GoldenLogits fetch(const GoldenRequest& request, const ModelConfig& config, std::vector<std::string>& notes);
     GoldenSource golden_;
     std::filesystem::path reference_;
     std::string reference_sha256_;
     std::map<std::filesystem::path, std::string> model_sha256_;
     std::map<std::filesystem::path, ModelConfig> configs_;
+    // SHA-256 of every golden's logits as first seen in this run, by key: an entry that changes
+    // under a running benchmark (a plugin can write files) is recomputed, not believed.
+    std::map<std::string, std::string> golden_sha256_;
+    std::map<std::string, std::string> recomputed_;  // key → why its cache entry was recomputed
 };
 
 }  // namespace rwkvb

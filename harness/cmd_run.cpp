@@ -301,6 +301,10 @@ int run(const RunArgs& a_in) {
     // The clean room's base limit; CellJudge adds time for each golden's tokens.
     const double golden_timeout_s = cells.empty() ? 600.0 : cells.front().spec.timeout_s;
     CellJudge judge(GoldenSource{self, env.cache_dir, golden_timeout_s, &interrupt.stop_flag()}, to_judge, model_digests);
+    if (!to_judge.empty())
+        std::fprintf(stderr, "golden logits for the output checks: from the cache, or computed now in a clean-room "
+                             "process before any plugin runs\n");
+    judge.prefetch(to_judge, [](const std::string& line) { std::fprintf(stderr, "  %s\n", line.c_str()); });
 
     std::vector<std::optional<nlohmann::json>> records(cells.size());
     for (size_t i = 0; i < cells.size(); ++i) records[i] = record_for_plan(*dir, cells[i].spec);

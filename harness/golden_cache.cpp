@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 namespace rwkvb {
@@ -127,6 +128,10 @@ std::string read_golden_cache(const std::filesystem::path& file, const GoldenReq
         if (sha256_hex(logits) != field("logits_sha256")) return "its logits fail their SHA-256 check";
         g.logits.resize(r.steps.size() * size_t(r.vocab));
         std::memcpy(g.logits.data(), l->data, l->nbytes);
+        // The golden is float64 from finite weights: a NaN or infinity in it is an edit, and would
+        // make every comparison with it vacuous.
+        if (!std::all_of(g.logits.begin(), g.logits.end(), [](double x) { return std::isfinite(x); }))
+            return "it holds non-finite logits";
         g.golden_version = field("golden_version");
         return "";
     } catch (const InputError& e) {
@@ -155,6 +160,8 @@ void compute_golden_into_cache(const std::filesystem::path& cache_dir, const Gol
     Session s(plugin, 0, fmt::format("threads={}", r.threads));
     s.load(config, file.tensors(), (s.device().weight_dtypes & RWKVB_DTYPE_BIT(RWKVB_F64)) ? DType::F64 : DType::F32);
     const std::vector<double> logits = compute_rows(s, r);
+    if (!std::all_of(logits.begin(), logits.end(), [](double x) { return std::isfinite(x); }))
+        throw InputError(fmt::format("{}: the reference's logits are not finite for this stream", r.model.string()));
 
     SafetensorsWriter w;
     w.set_metadata("rwkvbench", kFormat);
@@ -171,17 +178,17 @@ void compute_golden_into_cache(const std::filesystem::path& cache_dir, const Gol
     w.write(path);
 }
 
-GoldenLogits golden_logits(const GoldenSource& source, const GoldenRequest& r) {
+GoldenLogits golden_logits(const GoldenSource& source, const GoldenRequest& r, bool recompute) {
     check_request(r);
     GoldenLogits g;
     g.key = golden_key(r);
     g.path = golden_cache_file(source.cache_dir, g.key);
-    const std::string problem = read_golden_cache(g.path, r, g);
+    const std::string problem = recompute ? "recompute" : read_golden_cache(g.path, r, g);
     if (problem.empty()) {
         g.from_cache = true;
         return g;
     }
-    if (problem != "missing") g.recomputed_because = fmt::format("cached golden {}: {}; recomputed", g.path.string(), problem);
+    if (problem != "missing" && problem != "recompute") g.recomputed_because = fmt::format("cached golden {}: {}; recomputed", g.path.string(), problem);
 
     // The request travels in a file beside the cache entry; the child reads nothing else from us.
     const auto request_file = g.path.string() + fmt::format(".request.{}.json", ::getpid());

@@ -65,9 +65,10 @@ std::string read_golden_cache(const std::filesystem::path& file, const GoldenReq
 // InputError when a file changed since it was pinned or the request is malformed.
 void compute_golden_into_cache(const std::filesystem::path& cache_dir, const GoldenRequest& r);
 
-// Parent side: the verified cache entry, or a fresh one from a `golden` child process (with a
-// timeout). Throws std::runtime_error with the child's last line when it cannot be computed.
-GoldenLogits golden_logits(const GoldenSource& source, const GoldenRequest& r);
+// Parent side: the verified cache entry, or (also when `recompute`) a fresh one from a `golden`
+// child process (with a timeout). Throws std::runtime_error with the child's last line when it
+// cannot be computed.
+GoldenLogits golden_logits(const GoldenSource& source, const GoldenRequest& r, bool recompute = false);
 
 // The request as JSON and back (the clean-room process reads it from a file).
 std::string golden_request_json(const GoldenRequest& r);

@@ -227,7 +227,8 @@ std::filesystem::path limits_cache_path(const std::filesystem::path& cache_dir, 
 }
 
 std::string limits_implausibility(const nlohmann::json& j) {
-    if (!j.is_object() || j.value("schema", "") != "rwkvbench-limits") return "not an rwkvbench limits document";
+    if (!j.is_object() || !j.contains("schema") || j["schema"] != "rwkvbench-limits")
+        return "not an rwkvbench limits document";
     // Far outside what any host measures: a read ceiling between 0.1 GB/s and 100 TB/s, a GEMM
     // peak between 0.1 GFLOP/s and 100 PFLOP/s. A cached figure beyond them was edited or broken,
     // and would turn every fraction computed against it into nonsense.

@@ -207,13 +207,14 @@ ParityReport evaluate_parity(std::span<const double> golden, std::span<const dou
     if (non_finite)
         r.failures.push_back(fmt::format("{} of {} steps have non-finite logits (first at step {})", non_finite,
                                          steps, first_non_finite));
-    if (th.max_rel_l2 && max_rel > *th.max_rel_l2)
+    // Written as "not within" so that a NaN metric (a non-finite golden) fails instead of passing.
+    if (th.max_rel_l2 && !(max_rel <= *th.max_rel_l2))
         r.failures.push_back(fmt::format("max rel L2 {:.3g} (step {}) > {:.3g}", max_rel, step_max_rel,
                                          *th.max_rel_l2));
-    if (th.min_top1 && top1 < *th.min_top1)
+    if (th.min_top1 && !(top1 >= *th.min_top1))
         r.failures.push_back(fmt::format("top-1 agreement {:.4g}% ({}/{}) < {:.4g}%", 100 * top1, agreed,
                                          counted, 100 * *th.min_top1));
-    if (th.max_mean_kl && mean_kl > *th.max_mean_kl)
+    if (th.max_mean_kl && !(mean_kl <= *th.max_mean_kl))
         r.failures.push_back(fmt::format("mean KL {:.3g} > {:.3g}", mean_kl, *th.max_mean_kl));
     r.pass = r.failures.empty();
 

@@ -1,6 +1,7 @@
 #include "worker_process.hpp"
 
 #include "atomic_file.hpp"
+#include "cell_outputs.hpp"
 #include "descendants.hpp"
 #include "kernel_oom.hpp"
 #include "untrusted_json.hpp"
@@ -34,6 +35,7 @@ namespace rwkvb {
 namespace {
 
 constexpr size_t kTailBytes = 4096;
+constexpr uintmax_t kMaxRecordBytes = uintmax_t(256) << 20;  // a record is KBs; long cells' a few MB
 constexpr int kWatchdogMs = 50;
 
 // RssAnon + RssShmem of `pid` from /proc/<pid>/status (0 once it is gone): the memory the
@@ -255,7 +257,8 @@ nlohmann::json run_cell_in_worker(const std::filesystem::path& self_exe, const C
     const auto spec_file = dir / (id + ".spec.json");
     const auto result_file = dir / (id + ".result.json");
     std::filesystem::create_directories(dir);
-    std::filesystem::remove(result_file);  // never trust a record from an earlier attempt
+    std::filesystem::remove(result_file);  // never trust a record or outputs from an earlier attempt
+    std::filesystem::remove(outputs_file(dir, id));
     write_file_atomically(spec_file, json_text(nlohmann::json(spec)));
     std::vector<std::string> args = {"worker", "--spec", spec_file.string(), "--result", result_file.string()};
     if (!env_file.empty()) args.insert(args.end(), {"--env", std::filesystem::absolute(env_file).string()});
@@ -263,7 +266,7 @@ nlohmann::json run_cell_in_worker(const std::filesystem::path& self_exe, const C
     std::optional<nlohmann::json> written;
     try {
         // The plugin under test can write this file: parsed as untrusted, status a string.
-        auto j = parse_untrusted_json(read_file(result_file));
+        auto j = parse_untrusted_json(read_regular_file(result_file, kMaxRecordBytes));
         if (j.is_object() && j.value("id", std::string()) == id && j.contains("status") && j["status"].is_string())
             written = std::move(j);
     } catch (const std::exception&) {

@@ -93,7 +93,8 @@ TEST(Limits, AbsurdCachedFiguresAreNotUsed) {
                             R"({"schema": "rwkvbench-limits", "memory_read_gbps": 12.5, "gemm_f32_gflops": 1e30})",
                             R"({"schema": "rwkvbench-limits", "memory_read_gbps": -3, "gemm_f32_gflops": null})",
                             R"({"schema": "rwkvbench-limits", "memory_read_gbps": "fast", "gemm_f32_gflops": 40})",
-                            R"({"schema": "other", "memory_read_gbps": 12.5, "gemm_f32_gflops": 40})"}) {
+                            R"({"schema": "other", "memory_read_gbps": 12.5, "gemm_f32_gflops": 40})",
+                            R"({"schema": 5, "memory_read_gbps": 12.5, "gemm_f32_gflops": 40})"}) {
         std::ofstream(p) << doc;
         EXPECT_TRUE(load_or_measure_limits(tmp.path, false, 3).empty()) << doc;
         EXPECT_FALSE(limits_implausibility(json::parse(doc)).empty()) << doc;

@@ -10,12 +10,15 @@
 #include "errors.hpp"
 #include "report_writers.hpp"
 #include "results.hpp"
+#include "safetensors.hpp"
+#include "sha256.hpp"
 #include "sample_document.hpp"
 #include "schema_validator.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -225,6 +228,47 @@ TEST_F(RunCell, VerdictsComeFromTheOutputsFileNotTheRecord) {
     fs::resize_file(out, fs::file_size(out) / 2);
     judge.judge(truncated, s, out);
     EXPECT_EQ(truncated["status"], "invalid") << truncated["status_detail"];
+}
+
+// A plugin runs as you and can write the cache. An entry rewritten during a run — even with a
+// consistent SHA-256 of its own — no longer matches what the judge pinned before any plugin ran:
+// it is recomputed in the clean room, not believed. Non-finite golden logits are never accepted.
+TEST_F(RunCell, GoldenForgedDuringTheRunIsNotBelieved) {
+    const CellSpec s = spec("decode", "rwkv4-tiny");
+    const fs::path out = outputs_file(cache_, s.id());
+    CellJudge judge(GoldenSource{RWKVB_BINARY, cache_, 600}, {s});
+    judge.prefetch({s}, [](const std::string&) {});
+    json rec = run_cell(s, env(), out);
+
+    // Forge every golden entry of this cell: logits zeroed, or NaN, each with a matching hash.
+    const fs::path golden_dir = cache_ / "golden";
+    for (const double forged_value : {0.0, std::nan("")}) {
+        for (const auto& e : fs::directory_iterator(golden_dir)) {
+            if (e.path().extension() != ".safetensors") continue;
+            const auto f = SafetensorsFile::open(e.path());
+            const TensorView& l = f.at("logits");
+            std::vector<double> logits(l.nbytes / 8, forged_value);
+            SafetensorsWriter w;
+            for (const auto& [k, v] : f.metadata()) w.set_metadata(k, v);
+            w.set_metadata("logits_sha256", sha256_hex(std::as_bytes(std::span(logits))));
+            w.add_bytes("tokens", DType::I32, f.at("tokens").shape, {static_cast<const std::byte*>(f.at("tokens").data), f.at("tokens").nbytes});
+            w.add_bytes("steps", DType::I32, f.at("steps").shape, {static_cast<const std::byte*>(f.at("steps").data), f.at("steps").nbytes});
+            w.add_bytes("logits", DType::F64, l.shape, std::as_bytes(std::span(logits)));
+            w.write(e.path());
+        }
+        json copy = rec;
+        write_file_atomically(out.string() + ".keep", read_file(out));
+        const auto notes = judge.judge(copy, s, out);
+        fs::rename(out.string() + ".keep", out);
+        EXPECT_EQ(copy["status"], "ok") << copy.dump(1).substr(0, 1500);
+        EXPECT_EQ(copy["verification"]["verdict"], "PASS");
+        ASSERT_FALSE(notes.empty()) << forged_value;
+        EXPECT_NE(notes[0].find(std::isnan(forged_value) ? "recomputed" : "changed since this run first read it"),
+                  std::string::npos)
+            << notes[0];
+    }
+    fs::remove(out);
+    fs::remove_all(golden_dir);  // entries this cell did not use are still forged: later tests recompute
 }
 
 TEST_F(RunCell, ThresholdOverridesAreAppliedAndRecorded) {
