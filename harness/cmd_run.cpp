@@ -12,6 +12,7 @@
 #include "limits.hpp"
 #include "paths.hpp"
 #include "plan.hpp"
+#include "repro.hpp"
 #include "report_writers.hpp"
 #include "results.hpp"
 #include "run_directory.hpp"
@@ -360,6 +361,7 @@ int run(const RunArgs& a_in) {
             }
         }
         stamp_spec(rec, spec);  // the parent's own copy, which --resume compares with the plan
+        rec["repro"] = repro_command(spec);
         dir->write_cell(rec);  // on disk before the next cell starts
         records[i] = rec;
         dir->write_results(document());

@@ -166,6 +166,10 @@ std::vector<std::string> notes_of(const json& doc) {
             if (own_parity_verdict(c) == "FAIL" && c.contains("parity") && c["parity"].contains("failures"))
                 for (const auto& f : c["parity"]["failures"])
                     notes.push_back(fmt::format("parity FAIL: {}: {}", text_field(c, "id", "?"), f.is_string() ? f.get<std::string>() : ""));
+            const bool failed = (text_field(c, "status", "ok") != "ok" && text_field(c, "status", "") != "skipped") ||
+                                own_parity_verdict(c) == "FAIL";
+            if (failed && !text_field(c, "repro", "").empty())
+                notes.push_back("  rerun it: " + text_field(c, "repro", ""));
         }
     if (nothing_ran(doc)) notes.push_back("nothing ran: every cell was skipped (see each cell's reason), so the run did not pass");
     if (s && s->contains("exit_code")) notes.push_back(fmt::format("exit code: {}", (*s)["exit_code"].dump()));

@@ -128,6 +128,29 @@ TEST_F(Trust, EveryLieIsCaughtAndHonestCellsPass) {
     for (const auto& req : p["golden"]["requests"]) EXPECT_TRUE(req["from_cache"].get<bool>()) << req.dump();
 }
 
+// A failed cell's record carries the command line that runs it again: pasted into a shell, it
+// plans the very same cell (same spec hash) and meets the same verdict.
+TEST_F(Trust, ReproLineRerunsTheSameCell) {
+    const Run first = run("first", {"--backend", "liar_batchclone", "--plugin", plugin("liar_batchclone")}, "batch");
+    ASSERT_EQ(first.outcome.exit_code, 3) << first.outcome.output_tail;
+    const json& cell = first.cells.at(id("liar_batchclone", "batch"));
+    ASSERT_EQ(cell["status"], "invalid");
+    const std::string repro = cell["repro"].get<std::string>();
+    EXPECT_NE(first.outcome.output_tail.find("rerun it: " + repro), std::string::npos) << first.outcome.output_tail;
+    ASSERT_EQ(repro.rfind("rwkvbench run ", 0), 0u) << repro;
+
+    const fs::path again = dir_ / "again";
+    const std::string sh = "exec \"$0\" " + repro.substr(std::string("rwkvbench ").size()) +
+                           " --skip-limits --dir '" + again.string() + "'";
+    const ProcessOutcome o = run_process("/bin/sh", {"-c", sh, RWKVB_BINARY}, WorkerLimits{300, 0});
+    EXPECT_EQ(o.exit_code, 3) << o.output_tail;
+    const json doc = json::parse(read_file(again / "results.json"));
+    ASSERT_EQ(doc["cells"].size(), 1u);
+    EXPECT_EQ(doc["cells"][0]["spec_hash"], cell["spec_hash"]) << doc["cells"][0]["spec"].dump() << "\n"
+                                                              << cell["spec"].dump();
+    EXPECT_EQ(doc["cells"][0]["status"], "invalid");
+}
+
 // Every golden entry edited on disk — logits zeroed, one bit flipped, file cut short — is caught
 // by its SHA-256 (or its reader), recomputed in the clean room, said on stderr and in the record.
 TEST_F(Trust, TamperedGoldenCacheIsRecomputed) {

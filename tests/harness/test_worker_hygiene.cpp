@@ -206,10 +206,12 @@ TEST_F(Hygiene, SigtermStopsTheRunWithExit143AndResumeCompletesIt) { interrupt_a
 
 // A record is used on --resume only if it was made for the plan's spec: its spec_hash and its
 // stored spec both say so; a record from before spec_hash is judged by its spec alone.
+// (The honest reference, not the no-op: the no-op's cells are invalid, and their long status
+// lines would push what is checked here out of the captured output tail.)
 TEST_F(Hygiene, ResumeRerunsCellsWhoseRecordWasMadeForAnotherSpec) {
     const auto run = dir_ / "run";
-    const auto first = rwkvbench(with_small_run({"run", "--backend", "noop", "--plugin", fault_plugin("noop"),
-                                                 "--scenario", "decode,prefill,parity", "--dir", run.string()}));
+    const auto first = rwkvbench(with_small_run({"run", "--backend", "reference", "--scenario",
+                                                 "decode,prefill,parity", "--dir", run.string()}));
     ASSERT_EQ(first.signal, 0) << first.output_tail;
     ASSERT_EQ(cells_by_id(run / "results.json").size(), 3u) << first.output_tail;
     std::map<std::string, std::string> planned_hash;
@@ -218,9 +220,9 @@ TEST_F(Hygiene, ResumeRerunsCellsWhoseRecordWasMadeForAnotherSpec) {
         planned_hash[c["id"].get<std::string>()] = c["spec_hash"].get<std::string>();
 
     auto edit = [&](const std::string& scenario, auto change) {
-        const auto file = run / "cells" / (cell_id("noop", scenario) + ".json");
+        const auto file = run / "cells" / (cell_id("reference", scenario) + ".json");
         json rec = json::parse(read_file(file));
-        EXPECT_EQ(rec["spec_hash"], planned_hash[cell_id("noop", scenario)]);  // written with the plan's hash
+        EXPECT_EQ(rec["spec_hash"], planned_hash[cell_id("reference", scenario)]);  // written with the plan's hash
         change(rec);
         write_file_atomically(file, rec.dump(2));
     };
@@ -231,23 +233,23 @@ TEST_F(Hygiene, ResumeRerunsCellsWhoseRecordWasMadeForAnotherSpec) {
     const auto o = rwkvbench({"run", "--resume", run.string(), "--skip-limits"});
     ASSERT_EQ(o.signal, 0) << o.output_tail;
     const std::string& said = o.output_tail;
-    EXPECT_NE(said.find(cell_id("noop", "decode") + ".json was made for another spec (params.decode_tokens is 32, "
+    EXPECT_NE(said.find(cell_id("reference", "decode") + ".json was made for another spec (params.decode_tokens is 32, "
                                                     "the plan says 4)"),
               std::string::npos)
         << said;
-    EXPECT_NE(said.find(cell_id("noop", "prefill") + ".json was made for another spec (its spec_hash"), std::string::npos)
+    EXPECT_NE(said.find(cell_id("reference", "prefill") + ".json was made for another spec (its spec_hash"), std::string::npos)
         << said;
     for (const char* s : {"decode", "prefill"}) {
-        EXPECT_NE(progress_line(said, cell_id("noop", s)), "") << said;
-        EXPECT_FALSE(finished_earlier(said, cell_id("noop", s))) << said;
+        EXPECT_NE(progress_line(said, cell_id("reference", s)), "") << said;
+        EXPECT_FALSE(finished_earlier(said, cell_id("reference", s))) << said;
     }
-    EXPECT_TRUE(finished_earlier(said, cell_id("noop", "parity"))) << said;  // the old-format record was kept
+    EXPECT_TRUE(finished_earlier(said, cell_id("reference", "parity"))) << said;  // the old-format record was kept
 
     auto cells = cells_by_id(run / "results.json");
     ASSERT_EQ(cells.size(), 3u);
-    EXPECT_EQ(cells[cell_id("noop", "decode")]["spec"]["params"]["decode_tokens"], 4);
+    EXPECT_EQ(cells[cell_id("reference", "decode")]["spec"]["params"]["decode_tokens"], 4);
     for (const char* s : {"decode", "prefill"})
-        EXPECT_EQ(cells[cell_id("noop", s)]["spec_hash"], planned_hash[cell_id("noop", s)]) << s;
+        EXPECT_EQ(cells[cell_id("reference", s)]["spec_hash"], planned_hash[cell_id("reference", s)]) << s;
 }
 
 // write_file_atomically leaves <file>.tmp.<pid> behind when killed mid-write; opening the run
