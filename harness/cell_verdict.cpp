@@ -123,14 +123,13 @@ GoldenLogits CellJudge::fetch(const GoldenRequest& request, const ModelConfig& c
                               std::vector<std::string>& notes) {
     GoldenSource source = golden_;
     source.timeout_s += double(request.tokens.size()) * model_cost(config).flops_per_token / kSlowestFlops;
-    GoldenLogits g = golden_logits(source, request);
-    const std::string digest = sha256_hex(std::as_bytes(std::span(g.logits)));
-    const auto pin = golden_sha256_.emplace(g.key, digest).first;
-    if (pin->second != digest) {
+    GoldenLogits g = golden_logits(source, request);  // every path back verifies and keeps the SHA-256
+    const auto pin = golden_sha256_.emplace(g.key, g.logits_sha256).first;
+    if (pin->second != g.logits_sha256) {
         g = golden_logits(source, request, /*recompute=*/true);
         g.recomputed_because = fmt::format("cached golden {} changed since this run first read it; recomputed",
                                            g.path.string());
-        if (sha256_hex(std::as_bytes(std::span(g.logits))) != pin->second)
+        if (g.logits_sha256 != pin->second)
             throw std::runtime_error("golden logits " + g.key + " differ between two clean-room computations");
     }
     if (!g.recomputed_because.empty()) {

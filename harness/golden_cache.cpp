@@ -125,7 +125,8 @@ std::string read_golden_cache(const std::filesystem::path& file, const GoldenReq
             return "it holds other steps";
         if (l->shape != std::vector<int64_t>{int64_t(r.steps.size()), r.vocab}) return "its logits have another shape";
         const std::span<const std::byte> logits(static_cast<const std::byte*>(l->data), l->nbytes);
-        if (sha256_hex(logits) != field("logits_sha256")) return "its logits fail their SHA-256 check";
+        const std::string digest = sha256_hex(logits);
+        if (digest != field("logits_sha256")) return "its logits fail their SHA-256 check";
         g.logits.resize(r.steps.size() * size_t(r.vocab));
         std::memcpy(g.logits.data(), l->data, l->nbytes);
         // The golden is float64 from finite weights: a NaN or infinity in it is an edit, and would
@@ -133,6 +134,7 @@ std::string read_golden_cache(const std::filesystem::path& file, const GoldenReq
         if (!std::all_of(g.logits.begin(), g.logits.end(), [](double x) { return std::isfinite(x); }))
             return "it holds non-finite logits";
         g.golden_version = field("golden_version");
+        g.logits_sha256 = digest;
         return "";
     } catch (const InputError& e) {
         return std::string("unreadable: ") + e.what();

@@ -33,6 +33,7 @@ struct GoldenRequest {
 
 struct GoldenLogits {
     std::vector<double> logits;  // steps.size() × vocab, row i = step steps[i]
+    std::string logits_sha256;   // of those logits' bytes, as verified when they were read
     std::string key;
     std::filesystem::path path;  // cache file
     bool from_cache = false;
