@@ -1,8 +1,8 @@
-#include "cli_checks.hpp"
-#include "commands.hpp"
+#include "cli/cli_checks.hpp"
+#include "cli/commands.hpp"
 #include "errors.hpp"
-#include "exit_codes.hpp"
-#include "plugin.hpp"
+#include "run/exit_codes.hpp"
+#include "plugin/plugin.hpp"
 
 #include <fmt/format.h>
 

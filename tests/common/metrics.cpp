@@ -1,6 +1,6 @@
 #include "metrics.hpp"
 
-#include "parity.hpp"
+#include "parity/parity.hpp"
 
 #include <stdexcept>
 #include <vector>

@@ -1,7 +1,7 @@
 #include "e2e_cli.hpp"
 
-#include "atomic_file.hpp"
-#include "worker_process.hpp"
+#include "io/atomic_file.hpp"
+#include "run/worker_process.hpp"
 
 #include <gtest/gtest.h>
 

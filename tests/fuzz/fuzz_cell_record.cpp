@@ -11,12 +11,12 @@
 //
 // Real fuzzing needs clang (see CMakeLists.txt); other compilers run the same function under
 // json_replay_main.cpp.
-#include "cell.hpp"
+#include "run/cell.hpp"
 #include "json_fuzz_support.hpp"
 #include "results.hpp"
-#include "run_directory.hpp"
-#include "untrusted_json.hpp"
-#include "worker_process.hpp"
+#include "run/run_directory.hpp"
+#include "io/untrusted_json.hpp"
+#include "run/worker_process.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -12,7 +12,7 @@
 // json_replay_main.cpp.
 #include "json_fuzz_support.hpp"
 #include "results.hpp"
-#include "untrusted_json.hpp"
+#include "io/untrusted_json.hpp"
 
 #include <cstddef>
 #include <cstdint>

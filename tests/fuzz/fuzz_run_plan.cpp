@@ -13,9 +13,9 @@
 // json_replay_main.cpp.
 #include "errors.hpp"
 #include "json_fuzz_support.hpp"
-#include "plan.hpp"
+#include "run/plan.hpp"
 #include "results.hpp"
-#include "run_directory.hpp"
+#include "run/run_directory.hpp"
 
 #include <cstddef>
 #include <cstdint>

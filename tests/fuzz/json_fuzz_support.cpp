@@ -2,7 +2,7 @@
 
 #include "report_writers.hpp"
 #include "results.hpp"
-#include "utf8.hpp"
+#include "io/utf8.hpp"
 
 #include <unistd.h>
 

@@ -3,7 +3,7 @@
 // random weights. Per-layer kernels (every matmul shape per dtype and path, WKV step per
 // version, norms) and whole decode / prefill steps. See backends/onednn/README.md.
 #include "gemv_kernels.hpp"
-#include "limits.hpp"
+#include "measure/limits.hpp"
 #include "matmul.hpp"
 #include "model.hpp"
 #include "norms.hpp"

@@ -1,6 +1,6 @@
 #include "fixture_util.hpp"
 
-#include "plugin.hpp"
+#include "plugin/plugin.hpp"
 
 #include <omp.h>
 

@@ -7,7 +7,7 @@
 // RWKVB_BENCH_PLUGIN=path/librwkvb_opencl.so times another build of the plugin (decode, prefill).
 #include "cl_common.hpp"
 #include "devices.hpp"
-#include "plugin.hpp"
+#include "plugin/plugin.hpp"
 #include "options.hpp"
 #include "presets.hpp"
 #include "program.hpp"

@@ -3,7 +3,7 @@
 #pragma once
 #include "fixtures.hpp"
 #include "metrics.hpp"
-#include "plugin.hpp"
+#include "plugin/plugin.hpp"
 
 #include <memory>
 #include <string>

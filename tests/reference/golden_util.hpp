@@ -9,7 +9,7 @@
 #include "fixtures.hpp"
 #include "metrics.hpp"
 #include "model_config.hpp"
-#include "plugin.hpp"
+#include "plugin/plugin.hpp"
 #include "safetensors.hpp"
 
 namespace rwkvb::test {

@@ -1,0 +1,486 @@
+// `rwkvbench run`: plan cells, run each in a worker process (or in-process with --no-isolate),
+// keep every finished cell on disk so a killed run can be resumed, then print the report.
+#include "io/atomic_file.hpp"
+#include "run/cell_guard.hpp"
+#include "parity/cell_outputs.hpp"
+#include "parity/cell_verdict.hpp"
+#include "cli/cli_checks.hpp"
+#include "cli/commands.hpp"
+#include "errors.hpp"
+#include "run/exit_codes.hpp"
+#include "cli/interrupt.hpp"
+#include "measure/limits.hpp"
+#include "io/paths.hpp"
+#include "run/plan.hpp"
+#include "cli/repro.hpp"
+#include "report_writers.hpp"
+#include "results.hpp"
+#include "run/run_directory.hpp"
+#include "measure/sysinfo.hpp"
+#include "io/utf8.hpp"
+#include "run/worker_process.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+namespace rwkvb {
+namespace {
+
+struct RunArgs {
+    RunOptions plan;
+    std::string output, format, dir, resume, memory_limit;
+    std::string parity_max_rel_l2, parity_min_top1, parity_max_mean_kl;  // number or "off"
+    std::vector<std::string> planning_flags_given;  // ignored with --resume: the stored plan rules
+    bool no_isolate = false;
+    bool skip_limits = false;
+};
+
+constexpr uint64_t kMinMemoryLimit = 16ull << 20;
+
+// "512M", "2G", "1.5GiB", "1073741824" → bytes (binary units).
+uint64_t parse_size(const std::string& text) {
+    size_t used = 0;
+    double v = 0;
+    try {
+        v = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    std::string unit = text.substr(used);
+    for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (unit.ends_with("IB")) unit.resize(unit.size() - 2);
+    else if (unit.size() > 1 && unit.ends_with("B")) unit.pop_back();
+    double scale = 0;
+    if (unit.empty() || unit == "B") scale = 1;
+    else if (unit == "K") scale = 1024.0;
+    else if (unit == "M") scale = 1024.0 * 1024;
+    else if (unit == "G") scale = 1024.0 * 1024 * 1024;
+    else if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
+    if (used == 0 || scale == 0 || !std::isfinite(v) || v <= 0)
+        throw InputError(fmt::format("--memory-limit '{}': expected a size such as 512M or 2G", valid_utf8(text)));
+    // Below 16 MiB no worker can even start: such a limit is a typo (0.1 = 0 bytes), not a wish.
+    const double bytes = v * scale;
+    if (bytes < double(kMinMemoryLimit) || bytes >= 0x1p64)
+        throw InputError(fmt::format("--memory-limit '{}': expected a size from 16M up, such as 512M or 2G",
+                                     valid_utf8(text)));
+    return static_cast<uint64_t>(bytes);
+}
+
+std::string format_for(const std::string& path, const std::string& asked) {
+    if (!asked.empty()) return asked;
+    const auto ext = std::filesystem::path(path).extension().string();
+    if (ext == ".json") return "json";
+    if (ext == ".csv") return "csv";
+    if (ext == ".md") return "md";
+    return "table";
+}
+
+nlohmann::json command_line() {
+    nlohmann::json args = nlohmann::json::array();
+    std::ifstream in("/proc/self/cmdline", std::ios::binary);
+    for (std::string a; std::getline(in, a, '\0');) args.push_back(valid_utf8(a));
+    return args;
+}
+
+nlohmann::json run_metadata(const RunArgs& a, const std::filesystem::path& dir) {
+    return nlohmann::json{{"schema_version", 1},
+                          {"tool", "rwkvbench"},
+                          {"version", RWKVB_VERSION},
+                          {"git_hash", RWKVB_GIT_HASH},
+                          {"build_type", RWKVB_BUILD_TYPE},
+                          {"cxx_flags", RWKVB_CXX_FLAGS},
+                          {"compiler", RWKVB_COMPILER},
+                          {"command_line", command_line()},
+                          {"seed", a.plan.seed},
+                          {"timestamp_utc", utc_timestamp()},
+                          {"hostname", host_name()},
+                          {"run_dir", std::filesystem::absolute(dir).string()}};
+}
+
+// "ok", "ok, parity FAIL", or the status detail of a failed cell.
+std::string status_text(const nlohmann::json& rec) {
+    const std::string status = text_field(rec, "status", "?");
+    if (status != kStatusOk) {
+        const std::string detail = text_field(rec, "status_detail", "");
+        return detail.empty() ? status : detail;
+    }
+    // The parent's verdicts (cell_verdict.hpp): a parity cell's, or a timed cell's own output check.
+    for (const char* key : {"parity", "verification"})
+        if (auto p = rec.find(key); p != rec.end() && text_field(*p, "verdict", "") == "FAIL")
+            return std::string("ok, ") + key + " FAIL";
+    if (auto v = rec.find("verification"); v != rec.end() && v->is_object()) return "ok, output verified";
+    return status;
+}
+
+nlohmann::json in_process(const CellSpec& spec, const CellEnvironment& env, const std::filesystem::path& outputs) {
+    try {
+        int code = 0;
+        return run_cell_guarded(spec, env, outputs, &code);
+    } catch (const std::exception& e) {
+        return bare_record(spec, kStatusError, std::string("error: internal: ") + e.what());
+    }
+}
+
+// --parity-* flags into the spec's overrides: a number, or "off" (null) to switch the check off.
+nlohmann::json parity_overrides(const RunArgs& a) {
+    nlohmann::json o = nlohmann::json::object();
+    struct Flag {
+        const char *key, *name;
+        const std::string* text;
+    };
+    const Flag flags[] = {{"max_rel_l2", "--parity-max-rel-l2", &a.parity_max_rel_l2},
+                          {"min_top1", "--parity-min-top1", &a.parity_min_top1},
+                          {"max_mean_kl", "--parity-max-mean-kl", &a.parity_max_mean_kl}};
+    for (const auto& [key, name, text] : flags) {
+        if (text->empty()) continue;
+        if (*text == "off") {
+            o[key] = nullptr;
+            continue;
+        }
+        size_t used = 0;
+        double v = 0;
+        try {
+            v = std::stod(*text, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != text->size() || !std::isfinite(v) || v < 0)
+            throw InputError(fmt::format("{}: '{}' is not a finite non-negative number (or 'off')", name,
+                                         valid_utf8(*text)));
+        o[key] = v;
+    }
+    return o;
+}
+
+// --plugin: a regular file that exists. Whether it is an rwkvbench plugin is found by probing it
+// in a child process (discovery), never by loading it into this one.
+void check_plugin_argument(const std::filesystem::path& plugin) {
+    check_path_argument("--plugin", plugin);
+    std::error_code ec;
+    const auto status = std::filesystem::status(plugin, ec);
+    if (!std::filesystem::exists(status))
+        throw InputError(fmt::format("--plugin {}: no such file; pass the path of an rwkvbench plugin library (.so)",
+                                     plugin.string()));
+    if (!std::filesystem::is_regular_file(status))
+        throw InputError(fmt::format("--plugin {}: not a regular file; pass the path of an rwkvbench plugin library "
+                                     "(.so)",
+                                     plugin.string()));
+}
+
+// Every path the user gave, before anything is planned or written: usable, and recordable in JSON.
+void check_path_arguments(const RunArgs& a) {
+    if (!a.dir.empty()) check_path_argument("--dir", a.dir);
+    if (!a.resume.empty()) check_path_argument("--resume", a.resume);
+    if (!a.output.empty()) check_path_argument("-o", a.output);
+    for (const auto& m : a.plan.models) check_path_argument("--model", m);
+    for (const auto& p : a.plan.plugins) check_plugin_argument(p);
+}
+
+// The plan's cells, each with the hash of its spec that every record of the cell carries too.
+nlohmann::json planned_cells_json(const std::vector<PlannedCell>& cells) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& c : cells) {
+        nlohmann::json j = c;
+        j["spec_hash"] = spec_hash(c.spec);
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+// The record of `spec` finished earlier, if there is one made for exactly this spec. One made for
+// another spec (edited, or from another plan) is not used: the cell runs again, and we say why.
+std::optional<nlohmann::json> record_for_plan(const RunDirectory& dir, const CellSpec& spec) {
+    auto rec = dir.read_cell(spec.id());
+    if (!rec) return rec;
+    if (const std::string why = record_spec_mismatch(*rec, spec); !why.empty()) {
+        std::fprintf(stderr, "note: %s was made for another spec (%s); running the cell again\n",
+                     dir.cell_file(spec.id()).string().c_str(), why.c_str());
+        return std::nullopt;
+    }
+    return rec;
+}
+
+// `text` as one shell word, so the resume hint can be pasted as it is.
+std::string shell_quoted(const std::string& text) {
+    const char* plain = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+,:=@%";
+    if (!text.empty() && text.find_first_not_of(plain) == std::string::npos) return text;
+    std::string quoted = "'";
+    for (const char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+std::string resume_command(const RunDirectory& dir) {
+    return "rwkvbench run --resume " + shell_quoted(dir.root().string());
+}
+
+// After SIGINT/SIGTERM: what finished is on disk; say how to go on; exit 128 + signal.
+int end_interrupted(const RunDirectory& dir, const nlohmann::json& document, const InterruptCatcher& interrupt,
+                    size_t cells_total) {
+    dir.write_results(document);
+    std::fprintf(stderr, "rwkvbench: interrupted by %s: %zu of %zu cells finished, kept in %s; resume with `%s`\n",
+                 signal_abbrev(interrupt.signal_number()).c_str(), document.at("cells").size(), cells_total,
+                 dir.results_file().string().c_str(), resume_command(dir).c_str());
+    return interrupt.exit_code();
+}
+
+int run(const RunArgs& a_in) {
+    RunArgs a = a_in;
+    check_path_arguments(a);
+    check_path_argument("the cache directory (RWKVBENCH_CACHE_DIR)", cache_dir());  // model paths lie under it
+    // Absolute before any worker starts: a plugin that chdir()s must not change what they name.
+    for (auto& m : a.plan.models) m = std::filesystem::absolute(m);
+    for (auto& p : a.plan.plugins) p = std::filesystem::absolute(p);
+    const uint64_t memory_limit = a.memory_limit.empty() ? default_memory_limit() : parse_size(a.memory_limit);
+    std::optional<RunDirectory> dir;
+    nlohmann::json plan_doc;
+    if (!a.resume.empty()) {
+        dir = RunDirectory::open(a.resume);
+        plan_doc = dir->read_plan();
+        std::fprintf(stderr, "resuming the run in %s\n", dir->root().string().c_str());
+        if (!a.planning_flags_given.empty()) {
+            std::string flags;
+            for (const auto& f : a.planning_flags_given) flags += (flags.empty() ? "" : ", ") + f;
+            std::fprintf(stderr, "note: --resume completes the plan stored in %s; ignoring %s\n",
+                         dir->plan_file().string().c_str(), flags.c_str());
+        }
+    } else {
+        a.plan.parity_thresholds = parity_overrides(a);
+        const Plan plan = make_plan(a.plan, cache_dir() / "models");
+        for (const auto& note : plan.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
+        if (plan.cells.empty()) throw InputError("nothing to run: no selected backend has a device here (see the notes above)");
+        const auto root =
+            std::filesystem::absolute(a.dir.empty() ? RunDirectory::default_location() : std::filesystem::path(a.dir));
+        check_path_argument("the run directory", root);  // the default one lies under the working directory
+        dir = RunDirectory::create(root);
+        plan_doc = {{"run", run_metadata(a, root)}, {"models", plan.models}, {"cells", planned_cells_json(plan.cells)}};
+        dir->write_plan(plan_doc);
+    }
+    // From here on a Ctrl-C ends the run at the next cell boundary, or stops the running worker.
+    const InterruptCatcher interrupt;
+    std::vector<PlannedCell> cells;
+    std::vector<SyntheticModel> models;
+    try {
+        cells = plan_doc.at("cells").get<std::vector<PlannedCell>>();
+        models = plan_doc.value("models", nlohmann::json::array()).get<std::vector<SyntheticModel>>();
+    } catch (const nlohmann::json::exception& e) {
+        throw InputError(fmt::format("{}: malformed plan: {}", dir->plan_file().string(), e.what()));
+    }
+    nlohmann::json metadata = plan_doc.value("run", nlohmann::json::object());
+    if (!a.resume.empty()) metadata["resumed_by"] = command_line();
+
+    const auto model_digests = prepare_models(models, [](const SyntheticModel& m, const std::string& why) {
+        if (why == "missing") std::fprintf(stderr, "writing synthetic weights %s (once; cached)\n", m.path.string().c_str());
+        else std::fprintf(stderr, "rewriting synthetic weights %s: the cached file %s\n", m.path.string().c_str(), why.c_str());
+    });
+
+    // --skip-limits skips only the measuring: limits cached for this host (and these threads, so
+    // the fractions compare like with like) are still used. Measuring takes a while: say so first.
+    // A resumed run uses the threads its cells were planned with.
+    const int threads = cells.empty() ? a.plan.threads : cells.front().spec.threads;
+    nlohmann::json limits = load_or_measure_limits(cache_dir(), false, threads);
+    if (limits.empty() && !a.skip_limits) {
+        std::fprintf(stderr, "measuring this host's limits once (about 10 s; --skip-limits skips it), cached in %s\n",
+                     limits_cache_path(cache_dir(), threads).string().c_str());
+        limits = load_or_measure_limits(cache_dir(), true, threads);
+    }
+    const CellEnvironment env{std::filesystem::absolute(cache_dir()), limits};
+    dir->write_environment({{"cache_dir", env.cache_dir.string()}, {"limits", limits}});
+    const nlohmann::json system = collect_system_info();
+    const auto self = self_executable();
+    // The judge of every cell's outputs pins the checkpoints' and the reference's SHA-256 now,
+    // before any plugin under test runs (cell_verdict.hpp).
+    std::vector<CellSpec> to_judge;
+    for (const auto& c : cells)
+        if (c.skip_reason.empty()) to_judge.push_back(c.spec);
+    // The clean room's base limit; CellJudge adds time for each golden's tokens.
+    const double golden_timeout_s = cells.empty() ? 600.0 : cells.front().spec.timeout_s;
+    CellJudge judge(GoldenSource{self, env.cache_dir, golden_timeout_s, &interrupt.stop_flag()}, to_judge, model_digests);
+    if (!to_judge.empty())
+        std::fprintf(stderr, "golden logits for the output checks: from the cache, or computed now in a clean-room "
+                             "process before any plugin runs\n");
+    judge.prefetch(to_judge, [](const std::string& line) { std::fprintf(stderr, "  %s\n", line.c_str()); });
+
+    std::vector<std::optional<nlohmann::json>> records(cells.size());
+    for (size_t i = 0; i < cells.size(); ++i) records[i] = record_for_plan(*dir, cells[i].spec);
+    auto document = [&] {
+        nlohmann::json done = nlohmann::json::array();
+        for (const auto& r : records)
+            if (r) done.push_back(*r);
+        return make_run_document(metadata, system, limits, done);
+    };
+
+    dir->write_results(document());  // valid from the start, even if killed before any cell ends
+    const size_t n = cells.size();
+    bool stopped_early = false;
+    for (size_t i = 0; i < n; ++i) {
+        if (interrupt.interrupted()) {
+            stopped_early = true;
+            break;
+        }
+        const CellSpec& spec = cells[i].spec;
+        const std::string id = spec.id();
+        if (records[i]) {
+            std::fprintf(stderr, "[%zu/%zu] %s ... %s (finished earlier)\n", i + 1, n, id.c_str(),
+                         status_text(*records[i]).c_str());
+            continue;
+        }
+        std::fprintf(stderr, "[%zu/%zu] %s ... ", i + 1, n, id.c_str());
+        std::fflush(stderr);
+        const auto start = std::chrono::steady_clock::now();
+        nlohmann::json rec;
+        std::vector<std::string> notes;
+        if (!cells[i].skip_reason.empty()) {
+            rec = bare_record(spec, kStatusSkipped, "skipped: " + cells[i].skip_reason);
+        } else {
+            const nlohmann::json load_before = host_load_snapshot();
+            rec = a.no_isolate ? in_process(spec, env, outputs_file(dir->work_dir(), id))
+                               : run_cell_in_worker(self, spec, dir->work_dir(), dir->environment_file(),
+                                                    WorkerLimits{spec.timeout_s, memory_limit}, &interrupt.stop_flag());
+            if (interrupt.interrupted()) {  // not recorded: the cell runs again on --resume
+                std::fprintf(stderr, "interrupted\n");
+                stopped_early = true;
+                break;
+            }
+            // The one record of host load per cell (DESIGN.md §5), taken here so that cells whose
+            // worker crashed or timed out have it too.
+            rec["host_load"] = {{"before", load_before}, {"after", host_load_snapshot()}};
+            // Judged here, outside the worker and after the host-load snapshot: the golden's
+            // clean-room process is no part of the cell's measurement.
+            notes = judge.judge(rec, spec, outputs_file(dir->work_dir(), id));
+            if (interrupt.interrupted()) {  // stopped while judging: not recorded either
+                std::fprintf(stderr, "interrupted\n");
+                stopped_early = true;
+                break;
+            }
+        }
+        stamp_spec(rec, spec);  // the parent's own copy, which --resume compares with the plan
+        rec["repro"] = repro_command(spec);
+        dir->write_cell(rec);  // on disk before the next cell starts
+        records[i] = rec;
+        dir->write_results(document());
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::fprintf(stderr, "%s %.1f s\n", status_text(rec).c_str(), secs);
+        for (const auto& note : notes) std::fprintf(stderr, "  note: %s\n", note.c_str());
+    }
+
+    if (stopped_early) return end_interrupted(*dir, document(), interrupt, n);
+
+    const nlohmann::json doc = document();
+    dir->write_results(doc);
+    const std::string stdout_format = a.output.empty() && !a.format.empty() ? a.format : "table";
+    write_report(doc, stdout_format, std::cout);
+    std::cout.flush();
+    if (!a.output.empty()) {
+        std::ostringstream out;
+        write_report(doc, format_for(a.output, a.format), out);
+        write_file_atomically(a.output, out.str());
+        std::fprintf(stderr, "results written to %s\n", a.output.c_str());
+    }
+    std::fprintf(stderr, "run directory: %s (resume with `%s`)\n", dir->root().string().c_str(),
+                 resume_command(*dir).c_str());
+    if (nothing_ran(doc))
+        std::fprintf(stderr, "rwkvbench: nothing ran: every cell was skipped (reasons above); exit code %d\n",
+                     int(kExitCellFailed));
+    return run_exit_code(doc);
+}
+
+}  // namespace
+
+void register_run(CLI::App& app) {
+    auto* cmd = app.add_subcommand("run", "Run benchmark cells (backend × device × workload × scenario × dtype)");
+    cmd->footer(
+        "\nEach cell runs in its own worker process; the parent judges what it produced. A parity cell compares "
+        "its logits with the float64 golden (computed in a clean process from the checkpoint file, cached with a "
+        "SHA-256); every timed cell's own output is checked the same way, and one that differs is 'invalid'.\n"
+        "Exit codes: 0 all ran and passed, 2 usage or input error, 3 parity FAIL or an invalid cell, 4 a cell "
+        "failed to run, 130/143 interrupted (the resume command is printed).");
+    auto a = std::make_shared<RunArgs>();
+    RunOptions& o = a->plan;
+    ScenarioParams& p = o.params;
+    cmd->add_option("--backend,-b", o.backends,
+                    "Backends: names, 'name:device' (e.g. opencl:1), or 'all' (every backend with a device here "
+                    "but reference and template)")
+        ->delimiter(',')
+        ->capture_default_str();
+    cmd->add_option("--workload,-w", o.workloads, "Workload presets (see `rwkvbench models`); default rwkv7-0.1b")
+        ->delimiter(',');
+    cmd->add_option("--model", o.models, "Your own checkpoint (.safetensors, official naming); repeatable");
+    cmd->add_option("--scenario,-s", o.scenarios, "Scenarios: prefill, decode, batch, long, parity")
+        ->delimiter(',')
+        ->capture_default_str();
+    cmd->add_option("--dtype", o.dtypes, "Weight dtypes: f64, f32, f16, bf16, int8")->delimiter(',')->capture_default_str();
+    // NonNegativeNumber: CLI11 would read "-1" as 2^64 - 1.
+    cmd->add_option("--seed", o.seed, "Seed of the synthetic weights and token streams")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    // Every number is range-checked: CLI::PositiveNumber lets NaN through (NaN <= 0 is false), and
+    // a NaN timeout never fires. Token counts stop at 2^24, like `logits --tokens`.
+    constexpr int kMaxTokens = 1 << 24;
+    cmd->add_option("--threads", o.threads, "Threads per backend (0 = its default)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1 << 16));
+    cmd->add_option("--timeout", o.timeout_s, "Wall-clock limit per cell, seconds")
+        ->capture_default_str()
+        ->check(finite_number(0, kMaxSeconds, true));
+    cmd->add_option("--prompt", p.prompt_tokens, "Prompt tokens (prefill; before decode and batch)")->capture_default_str()->check(CLI::Range(1, kMaxTokens));
+    cmd->add_option("--tokens", p.decode_tokens, "Decoded tokens (decode, batch)")->capture_default_str()->check(CLI::Range(1, kMaxTokens));
+    cmd->add_option("--parity-tokens", p.parity_tokens, "Tokens compared with the golden (parity)")->capture_default_str()->check(CLI::Range(1, kMaxTokens));
+    cmd->add_option("--batch", p.batch, "Streams of the batch scenario")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+    cmd->add_option("--long-positions", p.long_positions, "How far the long scenario decodes (positions)")
+        ->capture_default_str()
+        ->check(CLI::Range(16, 1 << 30));
+    cmd->add_option("--long-samples", p.long_samples, "Positions at which the long scenario measures latency")
+        ->capture_default_str()
+        ->check(CLI::Range(2, 4096));
+    cmd->add_option("--repetitions", p.repetitions, "Timed repetitions (at least)")->capture_default_str()->check(CLI::Range(1, 1 << 30));
+    cmd->add_option("--warmup", p.warmup, "Untimed repetitions first")->capture_default_str()->check(CLI::Range(0, 1 << 30));
+    cmd->add_option("--min-time", p.min_time_s, "Repeat until this many seconds were measured")
+        ->capture_default_str()
+        ->check(finite_number(0, kMaxSeconds));
+    // DESIGN.md §6 defaults, by weight dtype; each flag overrides it for every parity cell.
+    cmd->add_option("--parity-max-rel-l2", a->parity_max_rel_l2,
+                    "Parity: largest relative L2 error of any step's logits, or 'off' (default: f64/f32 1e-4, "
+                    "f16/bf16 2e-2, int8 off)");
+    cmd->add_option("--parity-min-top1", a->parity_min_top1,
+                    "Parity: least top-1 agreement as a fraction, or 'off' (default: f64/f32 1, f16/bf16 0.99, int8 "
+                    "0.97)");
+    cmd->add_option("--parity-max-mean-kl", a->parity_max_mean_kl,
+                    "Parity: largest mean KL(golden || backend) in nats, or 'off' (default: f64/f32 off, f16/bf16 "
+                    "1e-3, int8 1e-2)");
+    cmd->add_option("--plugin", o.plugins, "Extra plugin library (.so) besides the ones found; repeatable");
+    add_discovery_timeout_option(cmd, o.discovery);
+    cmd->add_option("--plugin-options", o.plugin_options, "Options passed to each plugin's create(): key=value,...");
+    cmd->add_option("-o,--output", a->output, "Also write the report to this file (format from --format or the extension)");
+    cmd->add_option("--format", a->format, "Report format: table, json, csv, md")
+        ->check(CLI::IsMember({"table", "json", "csv", "md"}));
+    cmd->add_option("--dir", a->dir, "Run directory (default ./rwkvbench-results/<UTC time>-<host>)");
+    cmd->add_option("--resume", a->resume, "Complete the run in this directory (skips finished cells)")
+        ->excludes("--dir");
+    cmd->add_option("--memory-limit", a->memory_limit, "Kill a worker holding more than this, e.g. 2G (default 75% of RAM); counts anonymous and "
+                    "shared memory (RssAnon + RssShmem), not the mapped checkpoint's file pages");
+    cmd->add_flag("--no-isolate", a->no_isolate, "Run cells in this process (debugging: a crash ends the run)");
+    cmd->add_flag("--skip-limits", a->skip_limits,
+                  "Do not measure this host's limits if they are not cached (cached ones are still used; without them "
+                  "no roofline fractions)");
+    set_action(cmd, [a, cmd] {
+        // Flags that shape the plan; a resumed run keeps the plan it stored, so these are ignored.
+        static const char* planning[] = {"--backend", "--workload", "--model", "--scenario", "--dtype", "--seed",
+                                         "--threads", "--timeout", "--prompt", "--tokens", "--parity-tokens",
+                                         "--batch", "--long-positions", "--long-samples", "--repetitions",
+                                         "--warmup", "--min-time", "--parity-max-rel-l2", "--parity-min-top1",
+                                         "--parity-max-mean-kl", "--plugin", "--plugin-options", "--discovery-timeout"};
+        a->planning_flags_given.clear();
+        for (const char* f : planning)
+            if (cmd->count(f) > 0) a->planning_flags_given.push_back(f);
+        return run(*a);
+    });
+}
+
+}  // namespace rwkvb
