@@ -1,7 +1,7 @@
 #include "cli/cli_checks.hpp"
 #include "cli/commands.hpp"
 #include "errors.hpp"
-#include "run/exit_codes.hpp"
+#include "vocabulary.hpp"
 #include "plugin/plugin.hpp"
 
 #include <fmt/format.h>
@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     register_synth(app);
     register_logits(app);
     register_limits(app);
+    register_compare(app);
     register_worker(app);
     register_probe(app);
     register_golden(app);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <stdexcept>
 
 namespace rwkvb {
@@ -20,29 +21,12 @@ const std::vector<std::string> kColumns = {"backend", "device", "workload", "sce
                                            "peak mem", "parity", "status"};
 constexpr size_t kFirstNumeric = 5, kLastNumeric = 12;  // right-aligned in the table
 
-const json* find_path(const json& j, std::initializer_list<const char*> keys) {
-    const json* cur = &j;
-    for (const char* k : keys) {
-        if (!cur->is_object()) return nullptr;
-        auto it = cur->find(k);
-        if (it == cur->end()) return nullptr;
-        cur = &*it;
-    }
-    return cur;
+double number(const json& j, const char* key) {
+    const auto it = j.is_object() ? j.find(key) : j.end();
+    return j.is_object() && it != j.end() && it->is_number() ? it->get<double>() : std::nan("");
 }
 
-double number(const json& j, std::initializer_list<const char*> keys) {
-    const json* v = find_path(j, keys);
-    return v && v->is_number() ? v->get<double>() : std::nan("");
-}
-
-std::string str(const json& j, std::initializer_list<const char*> keys) {
-    const json* v = find_path(j, keys);
-    if (!v) return "";
-    if (v->is_string()) return v->get<std::string>();
-    if (v->is_number_integer()) return std::to_string(v->get<int64_t>());
-    return "";
-}
+double value_or_nan(const std::optional<double>& v) { return v ? *v : std::nan(""); }
 
 // At most `max_bytes` of `s`, never ending inside a UTF-8 character (a device name is any text).
 std::string utf8_prefix(const std::string& s, size_t max_bytes) {
@@ -73,106 +57,122 @@ struct Row {
     bool certified = false, uncertified = false;  // uncertified: a speed shown in brackets
 };
 
-Row make_row(const json& c) {
-    const std::string scenario = str(c, {"spec", "scenario"});
-    const std::string status = text_field(c, "status", "error");
-    const bool ok = status == "ok";
-    const std::string group = str(c, {"certification", "group_verdict"});
-    std::string parity = own_parity_verdict(c);
-    if (parity.empty()) parity = group == "PASS" || group == "FAIL" ? group : group == "NOT_RUN" ? "not run" : "none";
+Row make_row(const CellResult& c) {
+    const std::string scenario(to_string(c.spec.scenario));
+    const bool ok = c.status == CellStatus::ok;
+    const GroupVerdict group = c.certification ? c.certification->group_verdict : GroupVerdict::none;
+    std::string parity = c.parity_verdict() ? std::string(to_string(*c.parity_verdict())) : "";
+    if (parity.empty())
+        parity = group == GroupVerdict::pass || group == GroupVerdict::fail ? std::string(to_string(group))
+                 : group == GroupVerdict::not_run                           ? "not run"
+                                                                            : "none";
     // Only a PASSing parity group and the cell's own verified output certify a speed: FAIL, a
     // parity cell that did not finish, no parity cell at all ("none") and an unverified output are
     // the same to a reader — uncertified (DESIGN.md §6). make_run_document decides it.
-    const json* cert = c.contains("certification") && c["certification"].is_object() ? &c["certification"] : nullptr;
-    const bool certified = cert && cert->contains("certified") && (*cert)["certified"].is_boolean() &&
-                           (*cert)["certified"].get<bool>();
+    const bool certified = c.certification && c.certification->certified;
 
-    const json* t = primary_timing(c);
-    const double tps = number(c, {"throughput", "tokens_per_s"});
-    const double p50 = t ? number(*t, {"median"}) : std::nan("");
-    const double p99 = t ? number(*t, {"p99"}) : std::nan("");
-    const bool prefill = scenario == "prefill";
-    const double gbps = prefill ? std::nan("") : number(c, {"roofline", "achieved_gbps"});
-    const double gbps_f = prefill ? std::nan("") : number(c, {"roofline", "gbps_fraction_of_limit"});
-    const double gflops = prefill ? number(c, {"roofline", "achieved_gflops"}) : std::nan("");
-    const double gflops_f = prefill ? number(c, {"roofline", "gflops_fraction_of_limit"}) : std::nan("");
-    double peak = number(c, {"worker", "peak_rss_bytes"});
-    if (std::isnan(peak) || peak == 0) peak = number(c, {"memory", "peak_rss_bytes"});
+    const Stats* t = c.primary_timing();
+    const double tps = c.throughput ? c.throughput->tokens_per_s : std::nan("");
+    const double p50 = t ? t->median : std::nan(""), p99 = t ? t->p99 : std::nan("");
+    // Only the limit that bounds the scenario is shown: a prefill's weight GB/s means nothing.
+    double gbps = std::nan(""), gbps_f = std::nan(""), gflops = std::nan(""), gflops_f = std::nan("");
+    if (c.roofline && c.roofline->bound == Bound::memory) {
+        gbps = c.roofline->achieved_gbps;
+        gbps_f = value_or_nan(c.roofline->gbps_fraction_of_limit);
+    } else if (c.roofline) {
+        gflops = c.roofline->achieved_gflops;
+        gflops_f = value_or_nan(c.roofline->gflops_fraction_of_limit);
+    }
+    double peak = c.worker ? double(c.worker->peak_rss_bytes) : std::nan("");
+    if ((std::isnan(peak) || peak == 0) && c.memory) peak = double(c.memory->peak_rss_bytes);
 
-    std::string device = str(c, {"spec", "device"});
-    if (const std::string name = str(c, {"backend", "device", "name"}); !name.empty())
+    std::string device = std::to_string(c.spec.device);
+    if (c.backend && !c.backend->device.name.empty()) {
+        const std::string& name = c.backend->device.name;
         device += ":" + (name.size() > 20 ? utf8_prefix(name, 19) + "~" : name);
-    std::string status_text = ok ? "ok" : text_field(c, "status_detail", status);
-    if (status_text.empty()) status_text = status;
-    if (flag_field(c, "noisy") && scenario != "parity") status_text += " (noisy)";
+    }
+    std::string status_text = ok ? "ok" : c.status_detail;
+    if (status_text.empty()) status_text = std::string(to_string(c.status));
+    if (c.noisy()) status_text += " (noisy)";
+    if (c.timed() && c.contended()) status_text += " (contended)";
 
     Row r;
     r.certified = ok && certified;
-    r.uncertified = !r.certified && scenario != "parity";
+    r.uncertified = !r.certified && c.timed();
     std::string speed = ok ? fmt_num(tps) : "";
     // An uncertified speed is never shown as if it were certified (DESIGN.md §6).
     if (!speed.empty() && r.uncertified) speed = "[" + speed + "] uncertified";
-    r.display = {str(c, {"spec", "backend"}), device, str(c, {"spec", "workload"}), scenario, str(c, {"spec", "dtype"}),
+    r.display = {c.spec.backend, device, c.spec.workload, scenario, c.spec.dtype,
                  speed, fmt_time(p50), fmt_time(p99), fmt_num(gbps), fmt_num(100 * gbps_f),
                  fmt_num(gflops), fmt_num(100 * gflops_f), fmt_bytes(peak), parity, status_text};
     auto raw = [](double v) { return std::isnan(v) ? std::string() : fmt::format("{}", v); };
-    r.raw = {r.display[0], str(c, {"spec", "device"}), r.display[2], scenario, r.display[4], raw(tps), raw(p50), raw(p99),
-             raw(gbps), raw(100 * gbps_f), raw(gflops), raw(100 * gflops_f), raw(peak), parity, status_text};
+    r.raw = {r.display[0], std::to_string(c.spec.device), r.display[2], scenario, r.display[4], raw(ok ? tps : std::nan("")),
+             raw(p50), raw(p99), raw(gbps), raw(100 * gbps_f), raw(gflops), raw(100 * gflops_f), raw(peak), parity,
+             status_text};
     return r;
 }
 
-std::vector<Row> rows_of(const json& doc) {
+std::vector<Row> rows_of(const RunDocument& doc) {
     std::vector<Row> rows;
-    if (auto cells = doc.find("cells"); cells != doc.end() && cells->is_array())
-        for (const auto& c : *cells) rows.push_back(make_row(c));
+    for (const auto& c : doc.cells) rows.push_back(make_row(c));
     return rows;
 }
 
+std::string id_list(const std::vector<std::string>& ids) {
+    std::string out;
+    for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
+    return out;
+}
+
 // Footer lines: the limits the fractions use, what "uncertified" means, noisy and failed cells.
-std::vector<std::string> notes_of(const json& doc) {
+std::vector<std::string> notes_of(const RunDocument& doc) {
     std::vector<std::string> notes;
-    const json& lim = doc.contains("limits") ? doc["limits"] : json::object();
-    const double bw = number(lim, {"memory_read_gbps"}), peak = number(lim, {"gemm_f32_gflops"});
+    const json& lim = doc.limits;
+    const double bw = number(lim, "memory_read_gbps"), peak = number(lim, "gemm_f32_gflops");
+    auto text = [&](const char* key) {
+        const auto it = lim.find(key);
+        return it == lim.end() ? std::string() : it->is_string() ? it->get<std::string>() : it->dump();
+    };
     if (std::isnan(bw) && std::isnan(peak))
         notes.push_back("machine limits: none measured (run `rwkvbench limits`); roofline fractions are empty");
     else
         notes.push_back(fmt::format("machine limits: memory read {} GB/s, f32 GEMM {} GFLOP/s ({} threads{})",
                                     std::isnan(bw) ? "n/a" : fmt_num(bw), std::isnan(peak) ? "n/a" : fmt_num(peak),
-                                    str(lim, {"threads"}), lim.contains("measured_at") ? ", " + str(lim, {"measured_at"}) : ""));
-    notes.push_back("p50/p99: per-token latency (prefill: whole prompt; batch: per step). %BW/%peak: achieved / measured limit.");
-    const json* s = find_path(doc, {"summary"});
-    if (s && s->contains("uncertified_cells") && !(*s)["uncertified_cells"].empty())
+                                    text("threads"), lim.contains("measured_at") ? ", " + text("measured_at") : ""));
+    notes.push_back("tok/s: tokens of one repetition / its median time. p50/p99: per-token latency (prefill: whole "
+                    "prompt; batch: per step). GB/s and %BW for memory-bound scenarios (decode, batch, long), GFLOP/s "
+                    "and %peak for compute-bound ones (prefill): achieved / measured limit.");
+    const RunSummary& s = doc.summary;
+    if (!s.uncertified_cells.empty())
         notes.push_back(fmt::format("[speed] uncertified: {} cell(s) whose parity group did not PASS, did not finish, or "
                                     "had no parity cell (parity column 'none': add --scenario parity), or whose own "
                                     "output was not verified",
-                                    (*s)["uncertified_cells"].size()));
-    if (s && s->contains("noisy_cells") && !(*s)["noisy_cells"].empty()) {
-        std::string ids;
-        for (const auto& id : (*s)["noisy_cells"]) ids += (ids.empty() ? "" : ", ") + (id.is_string() ? id.get<std::string>() : "");
-        notes.push_back("noisy (coefficient of variation above threshold; see host load in the JSON): " + ids);
-    }
+                                    s.uncertified_cells.size()));
+    if (!s.noisy_cells.empty())
+        notes.push_back("noisy (repetitions vary by more than the CV threshold; see host load in the JSON): " +
+                        id_list(s.noisy_cells));
+    if (!s.contended_cells.empty())
+        notes.push_back("contended (other processes or steal took more than the bound of one core while it ran): " +
+                        id_list(s.contended_cells));
     bool above = false;
-    if (auto cells = doc.find("cells"); cells != doc.end() && cells->is_array())
-        for (const auto& c : *cells)
-            for (const char* k : {"gbps_fraction_of_limit", "gflops_fraction_of_limit"})
-                above = above || number(c, {"roofline", k}) > 1.0;
+    for (const auto& c : doc.cells)
+        if (c.roofline) above = above || value_or_nan(c.roofline->bounding_fraction()) > 1.0;
     if (above)
-        notes.push_back("a fraction above 100%: the weights fit in a cache, so the DRAM ceiling does not bound them");
-    if (auto cells = doc.find("cells"); cells != doc.end() && cells->is_array())
-        for (const auto& c : *cells) {
-            if (text_field(c, "status", "ok") != "ok" && text_field(c, "status", "") != "skipped")
-                notes.push_back(fmt::format("{}: {}: {}", text_field(c, "status", "") == "invalid" ? "INVALID" : "failed",
-                                            text_field(c, "id", "?"), text_field(c, "status_detail", "")));
-            if (own_parity_verdict(c) == "FAIL" && c.contains("parity") && c["parity"].contains("failures"))
-                for (const auto& f : c["parity"]["failures"])
-                    notes.push_back(fmt::format("parity FAIL: {}: {}", text_field(c, "id", "?"), f.is_string() ? f.get<std::string>() : ""));
-            const bool failed = (text_field(c, "status", "ok") != "ok" && text_field(c, "status", "") != "skipped") ||
-                                own_parity_verdict(c) == "FAIL";
-            if (failed && !text_field(c, "repro", "").empty())
-                notes.push_back("  rerun it: " + text_field(c, "repro", ""));
-        }
-    if (nothing_ran(doc)) notes.push_back("nothing ran: every cell was skipped (see each cell's reason), so the run did not pass");
-    if (s && s->contains("exit_code")) notes.push_back(fmt::format("exit code: {}", (*s)["exit_code"].dump()));
+        notes.push_back("a fraction above 100%: the cell beat the measured limit (weights that fit in a cache, or "
+                        "limits measured under load: run `rwkvbench limits --force`)");
+    for (const auto& c : doc.cells) {
+        const bool failed = c.status != CellStatus::ok && c.status != CellStatus::skipped;
+        if (failed)
+            notes.push_back(fmt::format("{}: {}: {}", c.status == CellStatus::invalid ? "INVALID" : "failed", c.id,
+                                        c.status_detail));
+        if (c.parity_verdict() == Verdict::fail)
+            for (const auto& f : c.parity->failures) notes.push_back(fmt::format("parity FAIL: {}: {}", c.id, f));
+        if ((failed || c.parity_verdict() == Verdict::fail) && !c.repro.empty())
+            notes.push_back("  rerun it: " + c.repro);
+    }
+    if (nothing_ran(doc.cells))
+        notes.push_back("nothing ran: every cell was skipped (see each cell's reason), so the run did not pass");
+    notes.push_back(fmt::format("exit code: {}", s.exit_code));
     return notes;
 }
 
@@ -180,7 +180,7 @@ std::vector<std::string> notes_of(const json& doc) {
 
 class TableWriter : public ReportWriter {
 public:
-    void write(const json& doc, std::ostream& out) const override {
+    void write(const RunDocument& doc, std::ostream& out) const override {
         const auto rows = rows_of(doc);
         std::vector<size_t> width(kColumns.size());
         for (size_t i = 0; i < kColumns.size(); ++i) width[i] = kColumns[i].size();
@@ -208,7 +208,7 @@ public:
 
 class CsvWriter : public ReportWriter {
 public:
-    void write(const json& doc, std::ostream& out) const override {
+    void write(const RunDocument& doc, std::ostream& out) const override {
         auto field = [](const std::string& s) {  // RFC 4180 quoting
             if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
             std::string q = "\"";
@@ -231,7 +231,7 @@ public:
 
 class MarkdownWriter : public ReportWriter {
 public:
-    void write(const json& doc, std::ostream& out) const override {
+    void write(const RunDocument& doc, std::ostream& out) const override {
         auto cell = [](std::string s) {
             std::string o;
             for (char c : s) o += c == '|' ? std::string("\\|") : std::string(1, c);
@@ -254,26 +254,33 @@ public:
 
 class JsonWriter : public ReportWriter {
 public:
-    void write(const json& doc, std::ostream& out) const override { out << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n"; }
+    void write(const RunDocument& doc, std::ostream& out) const override { out << json(doc).dump(2, ' ', false, json::error_handler_t::replace) << "\n"; }
 };
 
 }  // namespace
 
-const std::vector<std::string>& report_formats() {
-    static const std::vector<std::string> f = {"table", "json", "csv", "md"};
-    return f;
+std::unique_ptr<ReportWriter> make_report_writer(ReportFormat format) {
+    switch (format) {
+        case ReportFormat::table: return std::make_unique<TableWriter>();
+        case ReportFormat::json: return std::make_unique<JsonWriter>();
+        case ReportFormat::csv: return std::make_unique<CsvWriter>();
+        case ReportFormat::md: return std::make_unique<MarkdownWriter>();
+    }
+    throw std::logic_error("unhandled report format");
 }
 
-std::unique_ptr<ReportWriter> make_report_writer(std::string_view format) {
-    if (format == "table") return std::make_unique<TableWriter>();
-    if (format == "json") return std::make_unique<JsonWriter>();
-    if (format == "csv") return std::make_unique<CsvWriter>();
-    if (format == "md") return std::make_unique<MarkdownWriter>();
-    throw std::invalid_argument(fmt::format("unknown report format '{}' (expected table, json, csv or md)", format));
-}
-
-void write_report(const json& doc, std::string_view format, std::ostream& out) {
+void write_report(const RunDocument& doc, ReportFormat format, std::ostream& out) {
     make_report_writer(format)->write(doc, out);
+}
+
+ReportFormat report_format_for(const std::string& path, std::optional<ReportFormat> asked) {
+    if (asked) return *asked;
+    std::string ext = std::filesystem::path(path).extension().string();
+    if (ext.empty() || ext == ".txt") return ReportFormat::table;
+    if (const auto f = from_string<ReportFormat>(ext.substr(1))) return *f;
+    throw std::invalid_argument(fmt::format("{}: no report format writes '{}' files; give the file an extension "
+                                            "of a format ({}; .txt for the table) or pass --format",
+                                            path, ext, names_text<ReportFormat>()));
 }
 
 }  // namespace rwkvb

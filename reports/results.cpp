@@ -1,7 +1,9 @@
 #include "results.hpp"
 
+#include <fmt/format.h>
+
 #include <map>
-#include <set>
+#include <stdexcept>
 #include <tuple>
 
 namespace rwkvb {
@@ -11,135 +13,132 @@ using nlohmann::json;
 
 using GroupKey = std::tuple<std::string, int64_t, std::string, std::string>;
 
-GroupKey group_of(const json& cell) {
-    const json& s = cell.contains("spec") && cell["spec"].is_object() ? cell["spec"] : json::object();
-    auto str = [&](const char* k) { return s.contains(k) && s[k].is_string() ? s[k].get<std::string>() : std::string(); };
-    const int64_t dev = s.contains("device") && s["device"].is_number_integer() ? s["device"].get<int64_t>() : 0;
-    return {str("backend"), dev, str("workload"), str("dtype")};
+GroupKey group_of(const CellResult& c) {
+    return {c.spec.backend, c.spec.device, c.spec.workload, c.spec.dtype};
 }
 
-std::string scenario_of(const json& cell) {
-    if (!cell.contains("spec") || !cell["spec"].is_object()) return "";
-    return text_field(cell["spec"], "scenario", "");
+RunSummary summarize(std::vector<CellResult>& cells) {
+    RunSummary s;
+    s.cells = cells.size();
+    // Parity verdict per group: the parity cell's verdict, or NOT_RUN when it did not finish. A
+    // merged document holds a group once per run, so the run of origin is part of the key.
+    std::map<std::pair<std::string, GroupKey>, std::pair<GroupVerdict, std::string>> groups;
+    auto key_of = [](const CellResult& c) { return std::pair{c.origin.value_or(""), group_of(c)}; };
+    for (const auto& c : cells) {
+        if (c.spec.scenario != Scenario::parity) continue;
+        GroupVerdict v = GroupVerdict::not_run;
+        if (const auto own = c.parity_verdict()) {
+            v = *own == Verdict::pass ? GroupVerdict::pass : GroupVerdict::fail;
+            ++(v == GroupVerdict::pass ? s.parity_pass : s.parity_fail);
+        }
+        auto& slot = groups[key_of(c)];
+        if (slot.second.empty() || v == GroupVerdict::fail) slot = {v, c.id};  // a FAIL is never hidden
+    }
+    for (auto& c : cells) {
+        ++s.by_status[std::string(to_string(c.status))];
+        GroupVerdict verdict = GroupVerdict::none;
+        if (auto it = groups.find(key_of(c)); it != groups.end()) verdict = it->second.first;
+        // A timed cell's speed is certified only when its own output was checked and matched the
+        // golden too (DESIGN.md §6): a PASSing parity cell does not vouch for a cell that skipped work.
+        const bool output_verified = !c.timed() || (c.verification && c.verification->verdict == Verdict::pass);
+        const bool certified = c.status == CellStatus::ok && verdict == GroupVerdict::pass && output_verified;
+        c.certification = Certification{verdict, certified};
+        if (c.status == CellStatus::invalid) s.invalid_cells.push_back(c.id);
+        if (c.status == CellStatus::ok && c.timed() && !certified) s.uncertified_cells.push_back(c.id);
+        // Noise and contention matter for performance figures only; a parity cell's timing is not one.
+        if (c.noisy()) s.noisy_cells.push_back(c.id);
+        if (c.timed() && c.contended()) s.contended_cells.push_back(c.id);
+    }
+    for (const auto& [key, v] : groups) {
+        const auto& [backend, device, workload, dtype] = key.second;
+        s.parity_groups.push_back({backend, workload, dtype, device, v.first, v.second});
+    }
+    s.exit_code = run_exit_code(cells);
+    return s;
 }
 
-bool failed_to_run(const std::string& status) {
-    return status == "crashed" || status == "timeout" || status == "oom" || status == "load-error" || status == "error";
+json summary_json(const RunSummary& s) {
+    json groups = json::array();
+    for (const auto& g : s.parity_groups)
+        groups.push_back({{"backend", g.backend}, {"device", g.device}, {"workload", g.workload}, {"dtype", g.dtype},
+                          {"verdict", g.verdict}, {"cell", g.cell}});
+    return {{"cells", s.cells},
+            {"by_status", s.by_status},
+            {"parity", {{"pass", s.parity_pass}, {"fail", s.parity_fail}}},
+            {"parity_groups", groups},
+            {"uncertified_cells", s.uncertified_cells},
+            {"noisy_cells", s.noisy_cells},
+            {"invalid_cells", s.invalid_cells},
+            {"contended_cells", s.contended_cells},
+            {"exit_code", s.exit_code}};
+}
+
+json object_or_empty(const json& j, const char* key) {
+    const auto it = j.find(key);
+    return it != j.end() && it->is_object() ? *it : json::object();
 }
 
 }  // namespace
 
-std::string text_field(const json& j, const char* key, const std::string& fallback) {
-    if (!j.is_object()) return fallback;
-    const auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
-}
-
-bool flag_field(const json& j, const char* key) {
-    if (!j.is_object()) return false;
-    const auto it = j.find(key);
-    return it != j.end() && it->is_boolean() && it->get<bool>();
-}
-
-std::string own_parity_verdict(const json& cell) {
-    if (text_field(cell, "status", "") != "ok") return "";
-    auto p = cell.find("parity");
-    if (p == cell.end() || !p->is_object()) return "";
-    return text_field(*p, "verdict", "");
-}
-
-std::string verification_verdict(const json& cell) {
-    auto v = cell.find("verification");
-    if (v == cell.end() || !v->is_object()) return "";
-    return text_field(*v, "verdict", "");
-}
-
-const json* primary_timing(const json& cell) {
-    auto t = cell.find("timings");
-    if (t == cell.end() || !t->is_object()) return nullptr;
-    for (const char* key : {"forward", "step", "token"})
-        if (auto it = t->find(key); it != t->end() && it->is_object()) return &*it;
-    return nullptr;
-}
-
-json make_run_document(json run_metadata, json system, json limits, json cells) {
-    if (!cells.is_array()) cells = json::array();
-    if (!limits.is_object()) limits = json::object();
-
-    // Parity verdict per group: the parity cell's verdict, or NOT_RUN when it did not finish.
-    std::map<GroupKey, std::pair<std::string, std::string>> groups;  // key → (verdict, cell id)
-    int pass = 0, fail = 0;
-    for (const auto& c : cells) {
-        if (scenario_of(c) != "parity") continue;
-        std::string v = own_parity_verdict(c);
-        if (v == "PASS") ++pass;
-        else if (v == "FAIL") ++fail;
-        else v = "NOT_RUN";
-        auto& slot = groups[group_of(c)];
-        if (slot.first.empty() || v == "FAIL") slot = {v, text_field(c, "id", "")};  // a FAIL is never hidden
-    }
-
-    json by_status = json::object(), uncertified = json::array(), noisy = json::array(), invalid = json::array();
-    for (auto& c : cells) {
-        // Not a record at all (a results file edited by hand, say): counted as a cell that errored.
-        if (!c.is_object()) c = {{"status", "error"}, {"status_detail", "error: not a cell record"}};
-        const std::string status = text_field(c, "status", "error");
-        by_status[status] = by_status.value(status, 0) + 1;
-        std::string verdict = "NONE";
-        if (auto it = groups.find(group_of(c)); it != groups.end()) verdict = it->second.first;
-        // A timed cell's speed is certified only when its own output was checked and matched the
-        // golden too (DESIGN.md §6): a PASSing parity cell does not vouch for a cell that skipped work.
-        const bool timed = scenario_of(c) != "parity";
-        const bool output_verified = !timed || verification_verdict(c) == "PASS";
-        const bool certified = status == "ok" && verdict == "PASS" && output_verified;
-        if (status == "invalid") invalid.push_back(text_field(c, "id", ""));
-        c["certification"] = {{"group_verdict", verdict}, {"certified", certified}};
-        if (status == "ok" && scenario_of(c) != "parity" && !certified) uncertified.push_back(text_field(c, "id", ""));
-        // Noise matters for performance figures only; a parity cell's timing is not one.
-        if (flag_field(c, "noisy") && scenario_of(c) != "parity") noisy.push_back(text_field(c, "id", ""));
-    }
-    json group_list = json::array();
-    for (const auto& [key, v] : groups)
-        group_list.push_back({{"backend", std::get<0>(key)}, {"device", std::get<1>(key)}, {"workload", std::get<2>(key)},
-                              {"dtype", std::get<3>(key)}, {"verdict", v.first}, {"cell", v.second}});
-
-    json doc = {{"schema", "rwkvbench-results"},
-                {"schema_version", kResultsSchemaVersion},
-                {"run", run_metadata.is_object() ? run_metadata : json::object()},
-                {"system", system.is_object() ? system : json::object()},
-                {"limits", limits},
-                {"cells", cells}};
-    doc["summary"] = {{"cells", cells.size()},
-                      {"by_status", by_status},
-                      {"parity", {{"pass", pass}, {"fail", fail}}},
-                      {"parity_groups", group_list},
-                      {"uncertified_cells", uncertified},
-                      {"noisy_cells", noisy},
-                      {"invalid_cells", invalid},
-                      {"exit_code", 0}};
-    doc["summary"]["exit_code"] = run_exit_code(doc);
-    return doc;
-}
-
-bool nothing_ran(const json& doc) {
-    if (auto cells = doc.find("cells"); cells != doc.end() && cells->is_array())
-        for (const auto& c : *cells)
-            if (text_field(c, "status", "error") != "skipped") return false;
+bool nothing_ran(const std::vector<CellResult>& cells) {
+    for (const auto& c : cells)
+        if (c.status != CellStatus::skipped) return false;
     return true;
 }
 
-int run_exit_code(const json& doc) {
+int run_exit_code(const std::vector<CellResult>& cells) {
     bool parity_fail = false, cell_failed = false;
-    if (auto cells = doc.find("cells"); cells != doc.end() && cells->is_array())
-        for (const auto& c : *cells) {
-            if (scenario_of(c) == "parity" && own_parity_verdict(c) == "FAIL") parity_fail = true;
-            if (text_field(c, "status", "") == "invalid") parity_fail = true;  // its own output failed the golden
-            if (failed_to_run(text_field(c, "status", "error"))) cell_failed = true;
-        }
-    if (parity_fail) return 3;  // smallest applicable code wins
+    for (const auto& c : cells) {
+        if (c.parity_verdict() == Verdict::fail) parity_fail = true;
+        if (c.status == CellStatus::invalid) parity_fail = true;  // its own output failed the golden
+        if (failed_to_run(c.status)) cell_failed = true;
+    }
+    if (parity_fail) return kExitParityFail;  // smallest applicable code wins
     // 0 means "everything ran and passed" (DESIGN.md §8): a run where nothing ran did not pass.
-    if (cell_failed || nothing_ran(doc)) return 4;
-    return 0;
+    if (cell_failed || nothing_ran(cells)) return kExitCellFailed;
+    return kExitOk;
+}
+
+RunDocument make_run_document(json run_metadata, json system, json limits, std::vector<CellResult> cells) {
+    RunDocument d;
+    d.schema_version = kResultsSchemaVersion;
+    d.run = run_metadata.is_object() ? std::move(run_metadata) : json::object();
+    d.system = system.is_object() ? std::move(system) : json::object();
+    d.limits = limits.is_object() ? std::move(limits) : json::object();
+    d.cells = std::move(cells);
+    d.summary = summarize(d.cells);
+    return d;
+}
+
+void to_json(json& j, const RunDocument& d) {
+    j = {{"schema", "rwkvbench-results"},
+         {"schema_version", kResultsSchemaVersion},
+         {"run", d.run},
+         {"system", d.system},
+         {"limits", d.limits},
+         {"cells", d.cells},
+         {"summary", summary_json(d.summary)}};
+    if (d.runs.is_object()) j["runs"] = d.runs;
+}
+
+RunDocument run_document_from_json(const json& j) {
+    if (!j.is_object() || j.value("schema", json()) != "rwkvbench-results")
+        throw std::invalid_argument("not an rwkvbench results document (no \"schema\": \"rwkvbench-results\")");
+    const auto version = j.find("schema_version");
+    if (version == j.end() || !version->is_number_integer() || version->get<int64_t>() < 1 ||
+        version->get<int64_t>() > kResultsSchemaVersion)
+        throw std::invalid_argument(fmt::format("results schema_version {} is not one this rwkvbench reads (1 to {}); "
+                                                "use a newer rwkvbench",
+                                                version == j.end() ? "(missing)" : version->dump(),
+                                                kResultsSchemaVersion));
+    std::vector<CellResult> cells;
+    if (const auto it = j.find("cells"); it != j.end() && it->is_array())
+        for (const auto& c : *it) cells.push_back(cell_result_from_json(c));
+    RunDocument d = make_run_document(object_or_empty(j, "run"), object_or_empty(j, "system"),
+                                      object_or_empty(j, "limits"), std::move(cells));
+    d.schema_version = int(version->get<int64_t>());
+    if (const auto runs = j.find("runs"); runs != j.end() && runs->is_object()) d.runs = *runs;
+    return d;
 }
 
 }  // namespace rwkvb

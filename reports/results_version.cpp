@@ -3,5 +3,5 @@
 #include "results.hpp"
 
 namespace rwkvb {
-extern const int kResultsSchemaVersion = 1;
+extern const int kResultsSchemaVersion = 2;
 }

@@ -4,7 +4,7 @@
 // pinned; exit 0 once the verified cache entry is written, 2 on a bad request or changed file.
 #include "io/atomic_file.hpp"
 #include "cli/commands.hpp"
-#include "run/exit_codes.hpp"
+#include "vocabulary.hpp"
 #include "parity/golden_cache.hpp"
 
 #include <memory>

@@ -2,7 +2,7 @@
 // cell's roofline fraction is computed against. Cached per host; --refresh measures again.
 #include "cli/commands.hpp"
 #include "errors.hpp"
-#include "run/exit_codes.hpp"
+#include "vocabulary.hpp"
 #include "measure/limits.hpp"
 #include "io/paths.hpp"
 
@@ -30,6 +30,17 @@ void print_table(const nlohmann::json& j) {
     fmt::print("host            {} ({})\n", j.value("host", "?"), j["cpu_model"].is_string() ? j["cpu_model"].get<std::string>() : "?");
     fmt::print("threads         {}\n", j.value("threads", 0));
     fmt::print("measured at     {}\n", j.value("measured_at", "?"));
+    if (const auto it = j.find("measured_under"); it != j.end() && it->is_object()) {
+        const auto& c = *it;
+        auto cores = [&](const char* key) {
+            const auto v = c.value(key, nlohmann::json());
+            return v.is_number() ? fmt::format("{:.2f}", v.get<double>()) : std::string("?");
+        };
+        const auto contended = c.value("contended", nlohmann::json());
+        fmt::print("measured under  other processes {} cores, steal {} cores (bound {}): {}\n", cores("foreign_cpu_cores"),
+                   cores("steal_cores"), cores("bound_cores"),
+                   !contended.is_boolean() ? "unknown" : contended.get<bool>() ? "CONTENDED (measured again next time)" : "clean");
+    }
     fmt::print("memory read     {}   (median {:.1f}; {} MiB buffer, {} samples)\n", num(j["memory_read_gbps"], "GB/s"),
                bw.value("median_gbps", 0.0), bw.value("buffer_bytes", uint64_t(0)) >> 20,
                bw.contains("samples_gbps") ? bw["samples_gbps"].size() : 0);

@@ -4,7 +4,7 @@
 #include "cli/commands.hpp"
 #include "plugin/discovery.hpp"
 #include "dtype.hpp"
-#include "run/exit_codes.hpp"
+#include "vocabulary.hpp"
 #include "model_config.hpp"
 #include "presets.hpp"
 #include "io/utf8.hpp"

@@ -4,7 +4,7 @@
 #include "cli/commands.hpp"
 #include "dtype.hpp"
 #include "errors.hpp"
-#include "run/exit_codes.hpp"
+#include "vocabulary.hpp"
 #include "model_config.hpp"
 #include "plugin/plugin.hpp"
 #include "safetensors.hpp"

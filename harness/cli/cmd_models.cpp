@@ -1,7 +1,7 @@
 // `rwkvbench models`: every preset with its shape and what it costs (RWKV.md §7, §8).
 #include "cli/commands.hpp"
 #include "errors.hpp"
-#include "run/exit_codes.hpp"
+#include "vocabulary.hpp"
 #include "presets.hpp"
 
 #include <fmt/format.h>

@@ -7,7 +7,7 @@
 #include "cli/cli_checks.hpp"
 #include "cli/commands.hpp"
 #include "errors.hpp"
-#include "run/exit_codes.hpp"
+#include "vocabulary.hpp"
 #include "cli/interrupt.hpp"
 #include "measure/limits.hpp"
 #include "io/paths.hpp"
@@ -73,15 +73,6 @@ uint64_t parse_size(const std::string& text) {
     return static_cast<uint64_t>(bytes);
 }
 
-std::string format_for(const std::string& path, const std::string& asked) {
-    if (!asked.empty()) return asked;
-    const auto ext = std::filesystem::path(path).extension().string();
-    if (ext == ".json") return "json";
-    if (ext == ".csv") return "csv";
-    if (ext == ".md") return "md";
-    return "table";
-}
-
 nlohmann::json command_line() {
     nlohmann::json args = nlohmann::json::array();
     std::ifstream in("/proc/self/cmdline", std::ios::binary);
@@ -105,26 +96,23 @@ nlohmann::json run_metadata(const RunArgs& a, const std::filesystem::path& dir) 
 }
 
 // "ok", "ok, parity FAIL", or the status detail of a failed cell.
-std::string status_text(const nlohmann::json& rec) {
-    const std::string status = text_field(rec, "status", "?");
-    if (status != kStatusOk) {
-        const std::string detail = text_field(rec, "status_detail", "");
-        return detail.empty() ? status : detail;
-    }
+std::string status_text(const CellResult& rec) {
+    if (rec.status != CellStatus::ok)
+        return rec.status_detail.empty() ? std::string(to_string(rec.status)) : rec.status_detail;
     // The parent's verdicts (cell_verdict.hpp): a parity cell's, or a timed cell's own output check.
-    for (const char* key : {"parity", "verification"})
-        if (auto p = rec.find(key); p != rec.end() && text_field(*p, "verdict", "") == "FAIL")
-            return std::string("ok, ") + key + " FAIL";
-    if (auto v = rec.find("verification"); v != rec.end() && v->is_object()) return "ok, output verified";
-    return status;
+    if (rec.parity && rec.parity->verdict == Verdict::fail) return "ok, parity FAIL";
+    if (rec.verification && rec.verification->verdict == Verdict::fail) return "ok, verification FAIL";
+    std::string text = rec.verification ? "ok, output verified" : "ok";
+    if (rec.timed() && rec.contended()) text += " (contended)";
+    return text;
 }
 
-nlohmann::json in_process(const CellSpec& spec, const CellEnvironment& env, const std::filesystem::path& outputs) {
+CellResult in_process(const CellSpec& spec, const CellEnvironment& env, const std::filesystem::path& outputs) {
     try {
         int code = 0;
         return run_cell_guarded(spec, env, outputs, &code);
     } catch (const std::exception& e) {
-        return bare_record(spec, kStatusError, std::string("error: internal: ") + e.what());
+        return bare_result(spec, CellStatus::error, std::string("error: internal: ") + e.what());
     }
 }
 
@@ -178,7 +166,15 @@ void check_plugin_argument(const std::filesystem::path& plugin) {
 void check_path_arguments(const RunArgs& a) {
     if (!a.dir.empty()) check_path_argument("--dir", a.dir);
     if (!a.resume.empty()) check_path_argument("--resume", a.resume);
-    if (!a.output.empty()) check_path_argument("-o", a.output);
+    if (!a.output.empty()) {
+        check_path_argument("-o", a.output);
+        // Before any cell runs: a report file no writer can honour is refused now, not after an hour.
+        try {
+            report_format_for(a.output, a.format.empty() ? std::nullopt : from_string<ReportFormat>(a.format));
+        } catch (const std::invalid_argument& e) {
+            throw InputError(std::string("-o ") + e.what());
+        }
+    }
     for (const auto& m : a.plan.models) check_path_argument("--model", m);
     for (const auto& p : a.plan.plugins) check_plugin_argument(p);
 }
@@ -196,15 +192,15 @@ nlohmann::json planned_cells_json(const std::vector<PlannedCell>& cells) {
 
 // The record of `spec` finished earlier, if there is one made for exactly this spec. One made for
 // another spec (edited, or from another plan) is not used: the cell runs again, and we say why.
-std::optional<nlohmann::json> record_for_plan(const RunDirectory& dir, const CellSpec& spec) {
+std::optional<CellResult> record_for_plan(const RunDirectory& dir, const CellSpec& spec) {
     auto rec = dir.read_cell(spec.id());
-    if (!rec) return rec;
+    if (!rec) return std::nullopt;
     if (const std::string why = record_spec_mismatch(*rec, spec); !why.empty()) {
         std::fprintf(stderr, "note: %s was made for another spec (%s); running the cell again\n",
                      dir.cell_file(spec.id()).string().c_str(), why.c_str());
         return std::nullopt;
     }
-    return rec;
+    return cell_result_from_json(*rec);
 }
 
 // `text` as one shell word, so the resume hint can be pasted as it is.
@@ -221,11 +217,11 @@ std::string resume_command(const RunDirectory& dir) {
 }
 
 // After SIGINT/SIGTERM: what finished is on disk; say how to go on; exit 128 + signal.
-int end_interrupted(const RunDirectory& dir, const nlohmann::json& document, const InterruptCatcher& interrupt,
+int end_interrupted(const RunDirectory& dir, const RunDocument& document, const InterruptCatcher& interrupt,
                     size_t cells_total) {
     dir.write_results(document);
     std::fprintf(stderr, "rwkvbench: interrupted by %s: %zu of %zu cells finished, kept in %s; resume with `%s`\n",
-                 signal_abbrev(interrupt.signal_number()).c_str(), document.at("cells").size(), cells_total,
+                 signal_abbrev(interrupt.signal_number()).c_str(), document.cells.size(), cells_total,
                  dir.results_file().string().c_str(), resume_command(dir).c_str());
     return interrupt.exit_code();
 }
@@ -283,7 +279,7 @@ int run(const RunArgs& a_in) {
     // --skip-limits skips only the measuring: limits cached for this host (and these threads, so
     // the fractions compare like with like) are still used. Measuring takes a while: say so first.
     // A resumed run uses the threads its cells were planned with.
-    const int threads = cells.empty() ? a.plan.threads : cells.front().spec.threads;
+    const int threads = cells.empty() ? a.plan.threads.front() : cells.front().spec.threads;
     nlohmann::json limits = load_or_measure_limits(cache_dir(), false, threads);
     if (limits.empty() && !a.skip_limits) {
         std::fprintf(stderr, "measuring this host's limits once (about 10 s; --skip-limits skips it), cached in %s\n",
@@ -307,13 +303,13 @@ int run(const RunArgs& a_in) {
                              "process before any plugin runs\n");
     judge.prefetch(to_judge, [](const std::string& line) { std::fprintf(stderr, "  %s\n", line.c_str()); });
 
-    std::vector<std::optional<nlohmann::json>> records(cells.size());
+    std::vector<std::optional<CellResult>> records(cells.size());
     for (size_t i = 0; i < cells.size(); ++i) records[i] = record_for_plan(*dir, cells[i].spec);
     auto document = [&] {
-        nlohmann::json done = nlohmann::json::array();
+        std::vector<CellResult> done;
         for (const auto& r : records)
             if (r) done.push_back(*r);
-        return make_run_document(metadata, system, limits, done);
+        return make_run_document(metadata, system, limits, std::move(done));
     };
 
     dir->write_results(document());  // valid from the start, even if killed before any cell ends
@@ -334,15 +330,17 @@ int run(const RunArgs& a_in) {
         std::fprintf(stderr, "[%zu/%zu] %s ... ", i + 1, n, id.c_str());
         std::fflush(stderr);
         const auto start = std::chrono::steady_clock::now();
-        nlohmann::json rec;
+        CellResult rec;
         std::vector<std::string> notes;
         if (!cells[i].skip_reason.empty()) {
-            rec = bare_record(spec, kStatusSkipped, "skipped: " + cells[i].skip_reason);
+            rec = bare_result(spec, CellStatus::skipped, "skipped: " + cells[i].skip_reason);
         } else {
             const nlohmann::json load_before = host_load_snapshot();
             rec = a.no_isolate ? in_process(spec, env, outputs_file(dir->work_dir(), id))
-                               : run_cell_in_worker(self, spec, dir->work_dir(), dir->environment_file(),
-                                                    WorkerLimits{spec.timeout_s, memory_limit}, &interrupt.stop_flag());
+                               : cell_result_from_json(run_cell_in_worker(self, spec, dir->work_dir(),
+                                                                          dir->environment_file(),
+                                                                          WorkerLimits{spec.timeout_s, memory_limit},
+                                                                          &interrupt.stop_flag()));
             if (interrupt.interrupted()) {  // not recorded: the cell runs again on --resume
                 std::fprintf(stderr, "interrupted\n");
                 stopped_early = true;
@@ -350,7 +348,7 @@ int run(const RunArgs& a_in) {
             }
             // The one record of host load per cell (DESIGN.md §5), taken here so that cells whose
             // worker crashed or timed out have it too.
-            rec["host_load"] = {{"before", load_before}, {"after", host_load_snapshot()}};
+            rec.host_load = {{"before", load_before}, {"after", host_load_snapshot()}};
             // Judged here, outside the worker and after the host-load snapshot: the golden's
             // clean-room process is no part of the cell's measurement.
             notes = judge.judge(rec, spec, outputs_file(dir->work_dir(), id));
@@ -361,7 +359,7 @@ int run(const RunArgs& a_in) {
             }
         }
         stamp_spec(rec, spec);  // the parent's own copy, which --resume compares with the plan
-        rec["repro"] = repro_command(spec);
+        rec.repro = repro_command(spec);
         dir->write_cell(rec);  // on disk before the next cell starts
         records[i] = rec;
         dir->write_results(document());
@@ -372,23 +370,24 @@ int run(const RunArgs& a_in) {
 
     if (stopped_early) return end_interrupted(*dir, document(), interrupt, n);
 
-    const nlohmann::json doc = document();
+    const RunDocument doc = document();
     dir->write_results(doc);
-    const std::string stdout_format = a.output.empty() && !a.format.empty() ? a.format : "table";
-    write_report(doc, stdout_format, std::cout);
+    const std::optional<ReportFormat> asked =
+        a.format.empty() ? std::nullopt : std::optional(parse_name<ReportFormat>(a.format));
+    write_report(doc, a.output.empty() && asked ? *asked : ReportFormat::table, std::cout);
     std::cout.flush();
     if (!a.output.empty()) {
         std::ostringstream out;
-        write_report(doc, format_for(a.output, a.format), out);
+        write_report(doc, report_format_for(a.output, asked), out);
         write_file_atomically(a.output, out.str());
         std::fprintf(stderr, "results written to %s\n", a.output.c_str());
     }
     std::fprintf(stderr, "run directory: %s (resume with `%s`)\n", dir->root().string().c_str(),
                  resume_command(*dir).c_str());
-    if (nothing_ran(doc))
+    if (nothing_ran(doc.cells))
         std::fprintf(stderr, "rwkvbench: nothing ran: every cell was skipped (reasons above); exit code %d\n",
                      int(kExitCellFailed));
-    return run_exit_code(doc);
+    return doc.summary.exit_code;
 }
 
 }  // namespace
@@ -412,7 +411,7 @@ void register_run(CLI::App& app) {
     cmd->add_option("--workload,-w", o.workloads, "Workload presets (see `rwkvbench models`); default rwkv7-0.1b")
         ->delimiter(',');
     cmd->add_option("--model", o.models, "Your own checkpoint (.safetensors, official naming); repeatable");
-    cmd->add_option("--scenario,-s", o.scenarios, "Scenarios: prefill, decode, batch, long, parity")
+    cmd->add_option("--scenario,-s", o.scenarios, "Scenarios: " + names_text<Scenario>(", "))
         ->delimiter(',')
         ->capture_default_str();
     cmd->add_option("--dtype", o.dtypes, "Weight dtypes: f64, f32, f16, bf16, int8")->delimiter(',')->capture_default_str();
@@ -423,18 +422,28 @@ void register_run(CLI::App& app) {
     // Every number is range-checked: CLI::PositiveNumber lets NaN through (NaN <= 0 is false), and
     // a NaN timeout never fires. Token counts stop at 2^24, like `logits --tokens`.
     constexpr int kMaxTokens = 1 << 24;
-    cmd->add_option("--threads", o.threads, "Threads per backend (0 = its default)")
+    // Lists sweep, as llama-bench does: `--threads 1,2 --prompt 128,512` plans every combination
+    // for the scenarios each parameter shapes; the cell id names the swept values (".t2.p512").
+    cmd->add_option("--threads", o.threads, "Threads per backend (0 = its default); a list sweeps")
+        ->delimiter(',')
         ->capture_default_str()
         ->check(CLI::Range(0, 1 << 16));
     cmd->add_option("--timeout", o.timeout_s, "Wall-clock limit per cell, seconds")
         ->capture_default_str()
         ->check(finite_number(0, kMaxSeconds, true));
-    cmd->add_option("--prompt", p.prompt_tokens, "Prompt tokens (prefill; before decode and batch)")->capture_default_str()->check(CLI::Range(1, kMaxTokens));
-    cmd->add_option("--tokens", p.decode_tokens, "Decoded tokens (decode, batch)")->capture_default_str()->check(CLI::Range(1, kMaxTokens));
+    cmd->add_option("--prompt", o.prompt_tokens, fmt::format("Prompt tokens (prefill; before decode and batch); a list sweeps [{}]", p.prompt_tokens))
+        ->delimiter(',')
+        ->check(CLI::Range(1, kMaxTokens));
+    cmd->add_option("--tokens", o.decode_tokens, fmt::format("Decoded tokens (decode, batch); a list sweeps [{}]", p.decode_tokens))
+        ->delimiter(',')
+        ->check(CLI::Range(1, kMaxTokens));
     cmd->add_option("--parity-tokens", p.parity_tokens, "Tokens compared with the golden (parity)")->capture_default_str()->check(CLI::Range(1, kMaxTokens));
-    cmd->add_option("--batch", p.batch, "Streams of the batch scenario")->capture_default_str()->check(CLI::Range(1, 1 << 16));
-    cmd->add_option("--long-positions", p.long_positions, "How far the long scenario decodes (positions)")
-        ->capture_default_str()
+    cmd->add_option("--batch", o.batch, fmt::format("Streams of the batch scenario; a list sweeps [{}]", p.batch))
+        ->delimiter(',')
+        ->check(CLI::Range(1, 1 << 16));
+    cmd->add_option("--long-positions", o.long_positions,
+                    fmt::format("How far the long scenario decodes (positions); a list sweeps [{}]", p.long_positions))
+        ->delimiter(',')
         ->check(CLI::Range(16, 1 << 30));
     cmd->add_option("--long-samples", p.long_samples, "Positions at which the long scenario measures latency")
         ->capture_default_str()
@@ -458,8 +467,8 @@ void register_run(CLI::App& app) {
     add_discovery_timeout_option(cmd, o.discovery);
     cmd->add_option("--plugin-options", o.plugin_options, "Options passed to each plugin's create(): key=value,...");
     cmd->add_option("-o,--output", a->output, "Also write the report to this file (format from --format or the extension)");
-    cmd->add_option("--format", a->format, "Report format: table, json, csv, md")
-        ->check(CLI::IsMember({"table", "json", "csv", "md"}));
+    cmd->add_option("--format", a->format, "Report format: " + names_text<ReportFormat>(", "))
+        ->check(CLI::IsMember(all_names<ReportFormat>()));
     cmd->add_option("--dir", a->dir, "Run directory (default ./rwkvbench-results/<UTC time>-<host>)");
     cmd->add_option("--resume", a->resume, "Complete the run in this directory (skips finished cells)")
         ->excludes("--dir");

@@ -2,7 +2,7 @@
 #include "cli/cli_checks.hpp"
 #include "cli/commands.hpp"
 #include "errors.hpp"
-#include "run/exit_codes.hpp"
+#include "vocabulary.hpp"
 #include "presets.hpp"
 #include "synth.hpp"
 

@@ -53,10 +53,10 @@ int run_worker(const WorkerArgs& a_in) {
         throw InputError(fmt::format("{}: not a cell spec: {}", a.spec, e.what()));
     }
     int code = kWorkerOk;
-    const nlohmann::json record = run_cell_guarded(
+    const CellResult record = run_cell_guarded(
         spec, read_environment(a.env), outputs_file(std::filesystem::path(a.result).parent_path(), spec.id()), &code);
-    if (code != kWorkerOk) std::fprintf(stderr, "rwkvbench: error: %s\n", record.value("status_detail", "").c_str());
-    write_file_atomically(a.result, json_text(record));  // plugin strings may hold any bytes
+    if (code != kWorkerOk) std::fprintf(stderr, "rwkvbench: error: %s\n", record.status_detail.c_str());
+    write_file_atomically(a.result, json_text(nlohmann::json(record)));  // plugin strings may hold any bytes
     return code;
 }
 

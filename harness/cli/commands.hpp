@@ -1,5 +1,5 @@
 // One file per subcommand; each registers itself on the app and sets the action main() runs.
-// An action returns the process exit code (exit_codes.hpp); InputError thrown from it exits 2,
+// An action returns the process exit code (vocabulary.hpp, ExitCode); InputError thrown from it exits 2,
 // PluginError exits 4, anything else is a bug of ours and exits 1.
 #pragma once
 #include <CLI/CLI.hpp>
@@ -22,5 +22,6 @@ void register_worker(CLI::App& app);   // cmd_worker.cpp: one cell, in a child p
 void register_probe(CLI::App& app);    // cmd_probe.cpp: describe one plugin, in a child process
 void register_golden(CLI::App& app);   // cmd_golden.cpp: golden logits, in a clean child process
 void register_limits(CLI::App& app);   // cmd_limits.cpp: this host's bandwidth and GEMM peak
+void register_compare(CLI::App& app);  // cmd_compare.cpp: two runs, per-cell verdicts, the CI gate
 
 }  // namespace rwkvb

@@ -44,7 +44,7 @@ std::string repro_command(const CellSpec& spec) {
         args.insert(args.end(), {"-w", spec.workload});
     else
         args.insert(args.end(), {"--model", spec.model_path.string()});
-    args.insert(args.end(), {"-s", spec.scenario, "--dtype", spec.dtype, "--seed", std::to_string(spec.seed),
+    args.insert(args.end(), {"-s", std::string(to_string(spec.scenario)), "--dtype", spec.dtype, "--seed", std::to_string(spec.seed),
                              "--threads", std::to_string(spec.threads), "--timeout", fmt::format("{}", spec.timeout_s),
                              "--prompt", std::to_string(p.prompt_tokens), "--tokens", std::to_string(p.decode_tokens),
                              "--batch", std::to_string(p.batch), "--long-positions", std::to_string(p.long_positions),

@@ -1,6 +1,7 @@
 #include "measure/limits.hpp"
 
 #include "io/atomic_file.hpp"
+#include "measure/contention.hpp"
 #include "measure/stats.hpp"
 #include "measure/sysinfo.hpp"
 
@@ -16,8 +17,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -83,6 +86,24 @@ void set_openmp_threads(int threads) {
     using Fn = void (*)(int);
     if (auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"))) fn(threads);
 }
+
+// "2024-05-01T12:00:00Z" (host_load_snapshot's format) as a time point; nullopt otherwise.
+std::optional<std::chrono::system_clock::time_point> parse_utc(const std::string& text) {
+    std::tm tm{};
+    int consumed = 0;
+    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                    &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
+        size_t(consumed) != text.size() || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+        return std::nullopt;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    const std::time_t t = ::timegm(&tm);
+    if (t == std::time_t(-1)) return std::nullopt;
+    return std::chrono::system_clock::from_time_t(t);
+}
+
+std::string cores_text(const nlohmann::json& v) { return v.is_number() ? fmt::format("{:.2f}", v.get<double>()) : "?"; }
 
 std::string safe_key(std::string s) {
     for (char& c : s)
@@ -198,8 +219,10 @@ nlohmann::json measure_limits(int threads) {
     threads = resolve_threads(threads);
     const auto sys = collect_system_info();
     const auto t0 = Clock::now();
+    const ContentionWindow window;  // no child processes: our own CPU is RUSAGE_SELF's
     auto bw = measure_read_bandwidth(limits_read_buffer_bytes(), threads, 10);
     auto gemm = measure_gemm_peak(2048, threads, 7);
+    const CpuContention under = window.finish();
     return {{"schema", "rwkvbench-limits"},
             {"schema_version", 1},
             {"host", sys["os"].value("hostname", "")},
@@ -207,6 +230,7 @@ nlohmann::json measure_limits(int threads) {
             {"threads", threads},
             {"measured_at", host_load_snapshot()["time"]},
             {"measure_s", std::chrono::duration<double>(Clock::now() - t0).count()},
+            {"measured_under", under},
             {"host_load", host_load_snapshot()},
             {"memory_read_gbps", bw["max_gbps"]},
             {"gemm_f32_gflops", gemm.value("available", false) ? gemm["max_gflops"] : nlohmann::json()},
@@ -244,22 +268,62 @@ std::string limits_implausibility(const nlohmann::json& j) {
     return bad("gemm_f32_gflops", 0.1, 1e8, true);
 }
 
-nlohmann::json load_or_measure_limits(const std::filesystem::path& cache_dir, bool measure_if_missing, int threads) {
+std::string limits_staleness(const nlohmann::json& j, std::chrono::system_clock::time_point now,
+                             std::chrono::seconds max_age) {
+    const auto under = j.find("measured_under");
+    if (under == j.end() || !under->is_object())
+        return "no measured_under: measured before contention was recorded";
+    const auto contended = under->find("contended");
+    if (contended == under->end() || !(contended->is_boolean() || contended->is_null()))
+        return "measured_under has no contended verdict";
+    if (contended->is_boolean() && contended->get<bool>())
+        return fmt::format("measured under contention: other processes {} cores, steal {} cores, bound {}",
+                           cores_text(under->value("foreign_cpu_cores", nlohmann::json())),
+                           cores_text(under->value("steal_cores", nlohmann::json())),
+                           cores_text(under->value("bound_cores", nlohmann::json())));
+    const auto at = j.find("measured_at");
+    const auto when = at != j.end() && at->is_string() ? parse_utc(at->get<std::string>()) : std::nullopt;
+    if (!when) return "no readable measured_at";
+    const double age_s = std::chrono::duration<double>(now - *when).count();
+    if (age_s > double(max_age.count()))
+        return fmt::format("measured {:.1f} days ago, more than {:g}", age_s / 86400, double(max_age.count()) / 86400);
+    // A clock set back since: the age is unknown.
+    if (age_s < -3600) return fmt::format("measured_at {} is in the future", at->get<std::string>());
+    return "";
+}
+
+nlohmann::json load_or_measure_limits(const std::filesystem::path& cache_dir, bool measure_if_missing, int threads,
+                                      bool use_stale) {
     const auto path = limits_cache_path(cache_dir, threads);
     std::ifstream in(path);
     if (in) {
         auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-        if (const std::string why = limits_implausibility(j); why.empty()) {
+        if (const std::string why = limits_implausibility(j); !why.empty()) {
+            if (!j.is_discarded())
+                std::fprintf(stderr, "note: cached limits %s are not plausible (%s): %s\n", path.string().c_str(),
+                             why.c_str(), measure_if_missing ? "measuring again" : "ignored");
+        } else if (const std::string stale = limits_staleness(j); stale.empty()) {
             j["cache_path"] = path.string();
             return j;
-        } else if (!j.is_discarded()) {
-            std::fprintf(stderr, "note: cached limits %s are not plausible (%s): %s\n", path.string().c_str(),
-                         why.c_str(), measure_if_missing ? "measuring again" : "ignored");
+        } else if (use_stale && !measure_if_missing) {
+            std::fprintf(stderr, "note: cached limits %s are stale (%s): used as they are, not measuring\n",
+                         path.string().c_str(), stale.c_str());
+            j["stale"] = stale;
+            j["cache_path"] = path.string();
+            return j;
+        } else {
+            std::fprintf(stderr, "note: cached limits %s are stale (%s): %s\n", path.string().c_str(), stale.c_str(),
+                         measure_if_missing ? "measuring again" : "not used");
         }
     }
     if (!measure_if_missing) return nlohmann::json::object();
     auto j = measure_limits(threads);
     write_file_atomically(path, j.dump(2) + "\n");
+    if (const auto& under = j["measured_under"]; under.value("contended", nlohmann::json()) == true)
+        std::fprintf(stderr,
+                     "note: other processes used %s cores (steal %s) while the limits were measured: the ceilings "
+                     "may be low; used now, measured again next time\n",
+                     cores_text(under["foreign_cpu_cores"]).c_str(), cores_text(under["steal_cores"]).c_str());
     j["cache_path"] = path.string();
     return j;
 }

@@ -52,15 +52,18 @@ uint64_t current_rss_bytes() {
     return resident * uint64_t(sysconf(_SC_PAGESIZE));
 }
 
-json dtype_mask_names(uint32_t mask) {
-    json names = json::array();
+// Command-line spelling ("f32", "int8"), the one every record and `list` use.
+std::vector<std::string> dtype_mask_names(uint32_t mask) {
+    std::vector<std::string> names;
     for (int d = 0; d < RWKVB_DTYPE_COUNT; ++d)
-        if (mask & RWKVB_DTYPE_BIT(d)) names.push_back(std::string(dtype_name(static_cast<DType>(d))));
+        if (mask & RWKVB_DTYPE_BIT(d)) names.emplace_back(dtype_cli_name(static_cast<DType>(d)));
     return names;
 }
 
-json memory_json(const rwkvb_memory& m) {
-    return {{"weights", m.weights}, {"state", m.state}, {"workspace", m.workspace}, {"peak", m.peak}};
+std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
 }
 
 void check_params(const ScenarioParams& p) {
@@ -134,29 +137,27 @@ std::vector<double> repeat(const ScenarioParams& p, const std::function<double()
     return out;
 }
 
-json roofline(double bytes, double flops, double seconds, const json& limits) {
+Roofline roofline(Bound bound, double bytes, double flops, double seconds, const json& limits) {
     const double gbps = bytes / seconds / 1e9, gflops = flops / seconds / 1e9;
-    auto fraction = [&](const char* key, double v) {
-        return limits.is_object() && limits.contains(key) && limits[key].is_number() && limits[key].get<double>() > 0
-                   ? json(v / limits[key].get<double>())
-                   : json();
+    auto fraction = [&](const char* key, double v) -> std::optional<double> {
+        if (limits.is_object() && limits.contains(key) && limits[key].is_number() && limits[key].get<double>() > 0)
+            return v / limits[key].get<double>();
+        return std::nullopt;
     };
-    return {{"achieved_gbps", gbps},
-            {"gbps_fraction_of_limit", fraction("memory_read_gbps", gbps)},
-            {"achieved_gflops", gflops},
-            {"gflops_fraction_of_limit", fraction("gemm_f32_gflops", gflops)},
-            {"bytes_per_iteration", bytes},
-            {"flops_per_iteration", flops}};
+    return {bound, gbps, gflops, fraction("memory_read_gbps", gbps), fraction("gemm_f32_gflops", gflops), bytes, flops};
 }
 
-void set_noise(json& rec, const json& primary) {
-    rec["noisy"] = primary.value("noisy", false);
-    rec["noise"] = {{"cv", primary.value("cv", 0.0)}, {"threshold", kDefaultNoisyCv}};
+// Noise is judged on whole repetitions (what a rerun would see); the spread of single tokens
+// inside them, when there are any, is jitter and reported apart.
+Noise noise_of(const Stats& repetitions, const Stats* tokens = nullptr) {
+    Noise n{repetitions.cv, kDefaultNoisyCv, repetitions.cv > kDefaultNoisyCv, repetitions.n, std::nullopt};
+    if (tokens) n.jitter_cv = tokens->cv;
+    return n;
 }
 
 // ---- scenarios -------------------------------------------------------------------------------
 
-void run_prefill(Cell& c, json& rec) {
+void run_prefill(Cell& c, CellResult& rec) {
     const auto& p = c.spec.params;
     // The prompt, and one token more for the un-timed LOGITS_NONE check below.
     const auto tokens = synthetic_tokens(c.spec.seed, size_t(p.prompt_tokens) + 1, c.config.vocab_size);
@@ -175,21 +176,20 @@ void run_prefill(Cell& c, json& rec) {
     c.forward(st.state, tokens.data(), p.prompt_tokens, 1, RWKVB_LOGITS_NONE);
     c.forward(st.state, &tokens[size_t(p.prompt_tokens)], 1, 1, RWKVB_LOGITS_LAST);
     c.capture("prefill.none_then_token", 0, 0);
-    const json stats = stats_json(samples);
-    const double med = stats["median"];
+    const Stats stats = timing_stats(samples);
+    const double med = stats.median;
     const double vd = double(c.config.vocab_size) * c.config.n_embd;
     // RWKV.md §8: the head runs for the last token only; the scan is in flops_per_token.
     const double flops = p.prompt_tokens * (c.cost.flops_per_token - 2 * vd) + 2 * vd;
-    rec["timings"] = {{"forward", stats}};
-    rec["throughput"] = {{"tokens_per_s", p.prompt_tokens / med}, {"time_to_first_logits_s", med},
-                         {"tokens", p.prompt_tokens}};
-    rec["roofline"] = roofline(c.cost.weight_bytes_per_token(c.dtype), flops, med, c.env.limits);
-    set_noise(rec, stats);
+    rec.timings["forward"] = stats;
+    rec.throughput = Throughput{.tokens_per_s = p.prompt_tokens / med, .time_to_first_logits_s = med};
+    rec.roofline = roofline(Bound::compute, c.cost.weight_bytes_per_token(c.dtype), flops, med, c.env.limits);
+    rec.noise = noise_of(stats);
 }
 
 // Decode (batch = 1) and batch (batch = B): a prompt in sequence mode, then decode_tokens
 // single-token steps, each timed.
-void run_decode(Cell& c, json& rec, int batch) {
+void run_decode(Cell& c, CellResult& rec, int batch) {
     const auto& p = c.spec.params;
     const size_t per_stream = size_t(p.prompt_tokens + p.decode_tokens);
     // Stream b is stream b of the seed (stream 0: the decode scenario's tokens), laid out
@@ -226,21 +226,21 @@ void run_decode(Cell& c, json& rec, int batch) {
         if (calls++ >= p.warmup) per_step.insert(per_step.end(), lat.begin(), lat.end());
         return total;
     });
-    const json seq = stats_json(sequences);
-    const json step = stats_json(per_step);
-    const double step_med = step["median"];
-    const double seq_med = seq["median"];
-    const char* step_name = batch == 1 ? "token" : "step";
-    rec["timings"] = {{step_name, step}, {"sequence", seq}};
-    rec["throughput"] = {{"tokens_per_s", double(batch) * p.decode_tokens / seq_med},
-                         {"per_stream_tokens_per_s", double(p.decode_tokens) / seq_med},
-                         {"batch", batch},
-                         {"decode_tokens", p.decode_tokens},
-                         {"prompt_tokens", p.prompt_tokens}};
-    // One step reads every weight once, whatever the batch; FLOPs scale with the batch.
-    rec["roofline"] = roofline(c.cost.weight_bytes_per_token(c.dtype), batch * c.cost.flops_per_token, step_med,
-                               c.env.limits);
-    set_noise(rec, step);
+    const Stats seq = timing_stats(sequences);
+    const Stats step = timing_stats(per_step);
+    rec.timings[batch == 1 ? "token" : "step"] = step;
+    rec.timings["sequence"] = seq;
+    // One definition of speed: the tokens of a repetition over its median time (the per-token
+    // p50 is a latency, shown as one).
+    Throughput tp{.tokens_per_s = double(batch) * p.decode_tokens / seq.median};
+    if (batch > 1) tp.per_stream_tokens_per_s = double(p.decode_tokens) / seq.median;
+    rec.throughput = tp;
+    // One step reads every weight once, whatever the batch; FLOPs scale with the batch. The
+    // step time is the sequence's median over its steps.
+    const double step_s = seq.median / p.decode_tokens;
+    rec.roofline = roofline(Bound::memory, c.cost.weight_bytes_per_token(c.dtype), batch * c.cost.flops_per_token,
+                            step_s, c.env.limits);
+    rec.noise = noise_of(seq, &step);
 }
 
 }  // namespace
@@ -264,7 +264,7 @@ std::vector<int> long_window_positions(int total, int samples) {
 
 namespace {
 
-void run_long(Cell& c, json& rec) {
+void run_long(Cell& c, CellResult& rec) {
     const auto& p = c.spec.params;
     const auto tokens = synthetic_tokens(c.spec.seed, size_t(p.long_positions), c.config.vocab_size);
     const auto positions = long_window_positions(p.long_positions, p.long_samples);
@@ -297,14 +297,13 @@ void run_long(Cell& c, json& rec) {
         state_bytes.push_back(c.session->memory_usage().state);
         rss.push_back(current_rss_bytes());
     }
-    const json stats = stats_json(all);
-    const double med = stats["median"];
+    const Stats stats = timing_stats(all);
+    const double med = stats.median;
     auto ratio = [](double a, double b) { return b > 0 ? json(a / b) : json(); };
-    rec["timings"] = {{"token", stats}};
-    rec["throughput"] = {{"tokens_per_s", 1.0 / med},
-                         {"advance_tokens_per_s", advance_s > 0 ? json(advanced / advance_s) : json()},
-                         {"positions", p.long_positions}};
-    rec["long"] = {{"positions", pos_json},
+    rec.timings["token"] = stats;
+    rec.throughput = Throughput{.tokens_per_s = 1.0 / med};
+    if (advance_s > 0) rec.throughput->advance_tokens_per_s = advanced / advance_s;
+    rec.long_run = {{"positions", pos_json},
                    {"latency_median_s", medians},
                    {"latency_samples_s", windows},
                    {"state_bytes", state_bytes},
@@ -316,15 +315,18 @@ void run_long(Cell& c, json& rec) {
                      {"state_bytes_last_over_first",
                       ratio(state_bytes.back().get<double>(), state_bytes.front().get<double>())},
                      {"rss_last_over_first", ratio(rss.back().get<double>(), rss.front().get<double>())}}}};
-    rec["roofline"] = roofline(c.cost.weight_bytes_per_token(c.dtype), c.cost.flops_per_token, med, c.env.limits);
-    set_noise(rec, stats);
+    rec.roofline = roofline(Bound::memory, c.cost.weight_bytes_per_token(c.dtype), c.cost.flops_per_token, med,
+                            c.env.limits);
+    // No repetitions here: a window's median is the repeated figure (latency is meant to be flat).
+    const Stats windows_stats = timing_stats(medians);
+    rec.noise = noise_of(windows_stats, &stats);
 }
 
 // The logits of every way a backend may compute them, for the parent to compare with the same
 // golden (cell_verdict.hpp): sequential decode (the generation path), one sequence-mode forward
 // with LOGITS_ALL (the prefill path), and a batch of two streams with distinct tokens (the batch
 // path: a backend that computes one stream and copies it fails there).
-void run_parity(Cell& c, json& rec) {
+void run_parity(Cell& c, CellResult& rec) {
     const auto& p = c.spec.params;
     const size_t n = size_t(p.parity_tokens);
     const auto tokens = synthetic_tokens(c.spec.seed, 0, n, c.config.vocab_size);
@@ -353,26 +355,19 @@ void run_parity(Cell& c, json& rec) {
     }
     // Timed for information only: a parity cell's speed is no performance figure (a handful of
     // tokens from a cold start), so it is never flagged noisy.
-    const json stats = stats_json(lat);
-    rec["timings"] = {{"token", stats}};
-    rec["throughput"] = {{"tokens_per_s", 1.0 / stats["median"].get<double>()}};
-    rec["noisy"] = false;
+    const Stats stats = timing_stats(lat);
+    rec.timings["token"] = stats;
+    rec.throughput = Throughput{.tokens_per_s = 1.0 / stats.median};
 }
 
 }  // namespace
 
-nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env, const std::filesystem::path& outputs) {
+CellResult run_cell(const CellSpec& spec, const CellEnvironment& env, const std::filesystem::path& outputs) {
     check_params(spec.params);
-    json rec;
-    rec["id"] = spec.id();
-    rec["spec"] = spec;
+    CellResult rec = bare_result(spec, CellStatus::ok, "");
     const auto dtype = dtype_from_cli_name(spec.dtype);
     if (!dtype) throw InputError(fmt::format("unknown dtype '{}' (expected f64, f32, f16, bf16 or int8)", spec.dtype));
     thresholds_with_overrides(*dtype, spec.parity_thresholds);  // the parent judges with them: refuse bad ones now
-    static const char* known[] = {"prefill", "decode", "batch", "long", "parity"};
-    if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return spec.scenario == k; }) ==
-        std::end(known))
-        throw InputError(fmt::format("unknown scenario '{}' (expected prefill, decode, batch, long or parity)", spec.scenario));
 
     auto plugin = spec.plugin_path.empty() ? find_plugin(spec.backend) : Plugin::load(spec.plugin_path);
     if (plugin->name() != spec.backend)
@@ -389,24 +384,15 @@ nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env, const 
     Cell c{spec, env, SafetensorsFile::open(spec.model_path), {}, {}, {}, nullptr, {}, nullptr};
     c.session = std::make_unique<Session>(plugin, spec.device, options);
     const auto& dev = c.session->device();
-    rec["backend"] = {{"name", plugin->name()},
-                      {"version", plugin->version()},
-                      {"plugin_path", plugin->path().string()},
-                      {"device",
-                       {{"index", spec.device},
-                        {"name", dev.name},
-                        {"vendor", dev.vendor},
-                        {"driver_version", dev.driver_version},
-                        {"description", dev.description},
-                        {"memory_bytes", dev.memory_bytes},
-                        {"compute_units", dev.compute_units},
-                        {"weight_dtypes", dtype_mask_names(dev.weight_dtypes)},
-                        {"compute_dtypes", dtype_mask_names(dev.compute_dtypes)},
-                        {"logits_dtype", std::string(dtype_name(static_cast<DType>(dev.logits_dtype)))}}}};
+    rec.backend = BackendInfo{plugin->name(), plugin->version(), plugin->path().string(),
+                              DeviceInfo{spec.device, dev.name, dev.vendor, dev.driver_version, dev.description,
+                                         dev.memory_bytes, dev.compute_units, dtype_mask_names(dev.weight_dtypes),
+                                         dtype_mask_names(dev.compute_dtypes),
+                                         std::string(dtype_cli_name(static_cast<DType>(dev.logits_dtype)))}};
     if (!(dev.weight_dtypes & RWKVB_DTYPE_BIT(static_cast<int>(*dtype)))) {
-        rec["status"] = kStatusSkipped;
-        rec["status_detail"] = fmt::format("{} device {} does not offer weight dtype {} (it offers {})", spec.backend,
-                                           spec.device, spec.dtype, dtype_mask_names(dev.weight_dtypes).dump());
+        rec.status = CellStatus::skipped;
+        rec.status_detail = fmt::format("{} device {} does not offer weight dtype {} (it offers {})", spec.backend,
+                                        spec.device, spec.dtype, joined(dtype_mask_names(dev.weight_dtypes)));
         return rec;
     }
 
@@ -414,45 +400,46 @@ nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env, const 
     c.cost = model_cost(c.config);
     c.dtype = *dtype;
     const auto& m = c.config;
-    rec["model"] = {{"workload", spec.workload},
-                    {"path", spec.model_path.string()},
-                    {"file_bytes", c.file.file_size()},
-                    {"version", version_string(m)},
-                    {"description", describe(m)},
-                    {"dims",
-                     {{"n_layer", m.n_layer},
-                      {"n_embd", m.n_embd},
-                      {"dim_att", m.dim_att},
-                      {"dim_ffn", m.dim_ffn},
-                      {"n_head", m.n_head},
-                      {"head_size", m.head_size},
-                      {"vocab_size", m.vocab_size}}},
-                    {"params", c.cost.params},
-                    {"matmul_weights", c.cost.matmul_weights},
-                    {"state_floats", c.cost.state_floats},
-                    {"flops_per_token", c.cost.flops_per_token},
-                    {"weight_bytes_per_token", c.cost.weight_bytes_per_token(c.dtype)},
-                    {"bytes_per_token", c.cost.bytes_per_token(c.dtype)}};
+    rec.model = {{"workload", spec.workload},
+                 {"path", spec.model_path.string()},
+                 {"file_bytes", c.file.file_size()},
+                 {"version", version_string(m)},
+                 {"description", describe(m)},
+                 {"dims",
+                  {{"n_layer", m.n_layer},
+                   {"n_embd", m.n_embd},
+                   {"dim_att", m.dim_att},
+                   {"dim_ffn", m.dim_ffn},
+                   {"n_head", m.n_head},
+                   {"head_size", m.head_size},
+                   {"vocab_size", m.vocab_size}}},
+                 {"params", c.cost.params},
+                 {"matmul_weights", c.cost.matmul_weights},
+                 {"state_floats", c.cost.state_floats},
+                 {"flops_per_token", c.cost.flops_per_token},
+                 {"weight_bytes_per_token", c.cost.weight_bytes_per_token(c.dtype)},
+                 {"bytes_per_token", c.cost.bytes_per_token(c.dtype)}};
 
     const auto t_load = Clock::now();
     c.session->load(c.config, c.file.tensors(), c.dtype);
     c.session->synchronize();
-    rec["load_s"] = seconds_since(t_load);
+    rec.load_s = seconds_since(t_load);
     c.outputs = std::make_unique<CellOutputs>(output_checks(spec), c.config.vocab_size, c.session->logits_dtype());
 
-    if (spec.scenario == "prefill") run_prefill(c, rec);
-    else if (spec.scenario == "decode") run_decode(c, rec, 1);
-    else if (spec.scenario == "batch") run_decode(c, rec, spec.params.batch);
-    else if (spec.scenario == "long") run_long(c, rec);
-    else run_parity(c, rec);
+    switch (spec.scenario) {
+        case Scenario::prefill: run_prefill(c, rec); break;
+        case Scenario::decode: run_decode(c, rec, 1); break;
+        case Scenario::batch: run_decode(c, rec, spec.params.batch); break;
+        case Scenario::long_context: run_long(c, rec); break;
+        case Scenario::parity: run_parity(c, rec); break;
+    }
 
-    rec["memory"] = {{"plugin", memory_json(c.session->memory_usage())},
-                     {"theoretical_weight_bytes", weight_bytes(c.config, c.dtype)},
-                     {"state_bytes_per_stream", c.cost.state_floats * 4},
-                     {"peak_rss_bytes", peak_rss_bytes()}};
+    const auto mem = c.session->memory_usage();
+    rec.memory = Memory{{mem.weights, mem.state, mem.workspace, mem.peak},
+                        weight_bytes(c.config, c.dtype),
+                        uint64_t(c.cost.state_floats) * 4,
+                        peak_rss_bytes()};
     if (!outputs.empty()) c.outputs->write(outputs, spec.id());
-    rec["status"] = kStatusOk;
-    rec["status_detail"] = "";
     return rec;
 }
 

@@ -79,16 +79,23 @@ nlohmann::json to_json(const Summary& s) {
             {"ci95", {{"low", s.ci95_low}, {"high", s.ci95_high}, {"coverage", s.ci95_coverage}}}};
 }
 
-nlohmann::json stats_json(std::span<const double> samples, double noisy_cv) {
-    nlohmann::json j = to_json(summarize(samples, noisy_cv));
+Stats timing_stats(std::span<const double> samples, double noisy_cv) {
+    const Summary sum = summarize(samples, noisy_cv);
+    Stats st{int64_t(sum.n), sum.median, sum.p90,      sum.p99,       sum.min,           sum.max,
+             sum.mean,       sum.stddev, sum.cv,       sum.ci95_low,  sum.ci95_high,     sum.ci95_coverage,
+             sum.noisy,      {},         1};
     // Every sample counts in the statistics; the file keeps at most kMaxStoredSamples of them,
     // every stride-th in measurement order, so a no-op plugin's millions of steps stay small.
     const size_t stride = (samples.size() + kMaxStoredSamples - 1) / kMaxStoredSamples;  // ≥ 1
-    std::vector<double> kept;
-    kept.reserve(samples.size() / stride + 1);
-    for (size_t i = 0; i < samples.size(); i += stride) kept.push_back(samples[i]);
-    j["samples"] = std::move(kept);
-    j["samples_stride"] = stride;
+    st.samples.reserve(samples.size() / stride + 1);
+    for (size_t i = 0; i < samples.size(); i += stride) st.samples.push_back(samples[i]);
+    st.samples_stride = int64_t(stride);
+    return st;
+}
+
+nlohmann::json stats_json(std::span<const double> samples, double noisy_cv) {
+    nlohmann::json j = timing_stats(samples, noisy_cv);
+    j["samples_stride"] = j.value("samples_stride", 1);
     return j;
 }
 

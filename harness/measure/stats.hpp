@@ -6,6 +6,8 @@
 // (below 95% when n < 6, where [min, max] is the widest interval there is). The binomial CDF is
 // exact (log-space terms) and accumulated once over the ranks: O(n) beyond the sort.
 #pragma once
+#include "cell_result.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -38,5 +40,7 @@ nlohmann::json to_json(const Summary& s);
 // kMaxStoredSamples, else every k-th with k = ceil(n / kMaxStoredSamples) — and "samples_stride"
 // (that k; 1 when all are kept). The statistics always use every sample.
 nlohmann::json stats_json(std::span<const double> samples, double noisy_cv = kDefaultNoisyCv);
+// The same, typed, as a cell record holds it.
+Stats timing_stats(std::span<const double> samples, double noisy_cv = kDefaultNoisyCv);
 
 }  // namespace rwkvb

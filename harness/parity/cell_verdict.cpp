@@ -160,9 +160,9 @@ void CellJudge::prefetch(const std::vector<CellSpec>& cells, const std::function
     }
 }
 
-std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const std::filesystem::path& outputs) {
-    rec.erase("parity");
-    rec.erase("verification");
+std::vector<std::string> CellJudge::judge(CellResult& rec, const CellSpec& spec, const std::filesystem::path& outputs) {
+    rec.parity.reset();
+    rec.verification.reset();
     struct RemoveWhenDone {
         const std::filesystem::path& p;
         ~RemoveWhenDone() {
@@ -172,12 +172,12 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
     } remove_outputs{outputs};
     std::vector<std::string> notes;
     const auto checks = output_checks(spec);
-    if (rec.value("status", "") != kStatusOk || checks.empty()) return notes;
-    const bool parity_cell = spec.scenario == "parity";
+    if (rec.status != CellStatus::ok || checks.empty()) return notes;
+    const bool parity_cell = spec.scenario == Scenario::parity;
     const auto t0 = std::chrono::steady_clock::now();
     auto error = [&](const std::string& what) {
-        rec["status"] = kStatusError;
-        rec["status_detail"] = "error: " + what;
+        rec.status = CellStatus::error;
+        rec.status_detail = "error: " + what;
         return notes;
     };
 
@@ -190,7 +190,7 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
         return error(e.what());
     }
     const int vocab = config.vocab_size;
-    if (auto m = rec.find("model"); m != rec.end() && m->is_object()) (*m)["sha256"] = pinned->second;
+    if (rec.model.is_object()) rec.model["sha256"] = pinned->second;
     const ParityThresholds thresholds =
         thresholds_with_overrides(*dtype_from_cli_name(spec.dtype), spec.parity_thresholds);
 
@@ -219,7 +219,8 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
         }
     }
 
-    json check_list = json::array(), failures = json::array(), modes = json::object();
+    json check_list = json::array(), modes = json::object();
+    std::vector<std::string> failures;
     std::optional<json> decode_parity;  // a parity cell's top-level metrics: the sequential decode
     for (const auto& c : checks) {
         if (!outputs_problem.empty()) break;
@@ -251,17 +252,17 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
         }
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const std::string verdict = failures.empty() ? "PASS" : "FAIL";
+    const Verdict verdict = failures.empty() ? Verdict::pass : Verdict::fail;
 
     if (!outputs_problem.empty()) {  // nothing to judge: the plugin did not hand back its logits
-        rec["status"] = kStatusInvalid;
-        rec["status_detail"] = "invalid: " + outputs_problem;
+        rec.status = CellStatus::invalid;
+        rec.status_detail = "invalid: " + outputs_problem;
         return notes;
     }
     if (parity_cell) {
         json p = *decode_parity;
-        p["verdict"] = verdict;
-        p["failures"] = failures;
+        p.erase("verdict");
+        p.erase("failures");
         p["thresholds"] = to_json(thresholds);
         p["modes"] = modes;
         p["golden"] = golden_json(goldens, seconds);
@@ -269,19 +270,18 @@ std::vector<std::string> CellJudge::judge(json& rec, const CellSpec& spec, const
             "top-level metrics: sequential decode, LOGITS_LAST per token, from the zero state; modes: also one "
             "sequence-mode forward (LOGITS_ALL) and a batch of 2 streams with distinct tokens; FAIL if any mode "
             "fails; judged by the parent against a clean-room golden";
-        rec["parity"] = p;
+        rec.parity = Judgement{verdict, failures, p};
         return notes;
     }
-    rec["verification"] = {{"verdict", verdict},
-                           {"failures", failures},
-                           {"thresholds", to_json(thresholds)},
-                           {"checks", check_list},
-                           {"golden", golden_json(goldens, seconds)},
-                           {"cost_s", seconds}};
-    if (verdict == "FAIL") {
-        rec["status"] = kStatusInvalid;
-        rec["status_detail"] = "invalid: the output produced while timed differs from the golden: " +
-                               failures.front().get<std::string>();
+    rec.verification = Judgement{verdict,
+                                 failures,
+                                 {{"thresholds", to_json(thresholds)},
+                                  {"checks", check_list},
+                                  {"golden", golden_json(goldens, seconds)},
+                                  {"cost_s", seconds}}};
+    if (verdict == Verdict::fail) {
+        rec.status = CellStatus::invalid;
+        rec.status_detail = "invalid: the output produced while timed differs from the golden: " + failures.front();
     }
     return notes;
 }

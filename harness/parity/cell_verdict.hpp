@@ -40,7 +40,7 @@ public:
     // Judges `record` (the worker's, status and all) from the outputs file, which is removed
     // afterwards. Whatever the worker wrote under "parity" or "verification" is discarded first.
     // Returns lines for the person watching (a golden cache entry that failed its check).
-    std::vector<std::string> judge(nlohmann::json& record, const CellSpec& spec,
+    std::vector<std::string> judge(CellResult& record, const CellSpec& spec,
                                    const std::filesystem::path& outputs);
 
 private:

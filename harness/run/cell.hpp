@@ -2,6 +2,9 @@
 // process runs, and the results file records (DESIGN.md §3). The spec travels to the worker as
 // JSON; the worker answers with one result record (schema: reports/results.schema.json).
 #pragma once
+#include "cell_result.hpp"
+#include "cell_spec.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -11,57 +14,17 @@
 
 namespace rwkvb {
 
-// Knobs of the scenarios (DESIGN.md §4); defaults keep the default run under 3 minutes.
-struct ScenarioParams {
-    int prompt_tokens = 128;     // prefill length, and the prompt before decode/batch
-    int decode_tokens = 64;      // tokens decoded one at a time (decode, batch)
-    int batch = 8;               // streams of the batch scenario
-    int long_positions = 16384;  // how far the long scenario decodes
-    int long_samples = 16;       // positions at which it measures
-    int parity_tokens = 64;      // tokens compared with the golden
-    int warmup = 1;              // un-timed repetitions first
-    int repetitions = 5;         // timed repetitions (at least)
-    double min_time_s = 1.0;     // keep repeating until this much was measured
-};
-
-struct CellSpec {
-    std::string backend;                 // backend name, e.g. "onednn"
-    std::filesystem::path plugin_path;   // the plugin library that provides it
-    int device = 0;                      // device index within the backend
-    std::string workload;                // preset name, or the checkpoint's file name
-    std::filesystem::path model_path;    // checkpoint to load (synthetic presets are written first)
-    std::string scenario;                // prefill | decode | batch | long | parity
-    std::string dtype = "f32";           // weight dtype, command-line spelling
-    uint64_t seed = 1;                   // token stream (and synthetic weights) seed
-    int threads = 0;                     // 0 = backend default
-    double timeout_s = 600;              // wall-clock limit of the worker
-    std::string plugin_options;          // extra "key=value,..." passed to create()
-    ScenarioParams params;
-    // Parity thresholds overriding DESIGN.md §6 defaults (absent = default for the dtype).
-    nlohmann::json parity_thresholds = nlohmann::json::object();
-
-    // Stable, filesystem-safe identifier: "<backend>.<device>.<workload>.<scenario>.<dtype>".
-    std::string id() const;
-};
-
-// One field of an id: [A-Za-z0-9_+-] kept, anything else '_' ("my.model" → "my_model").
-std::string safe_id_component(const std::string& s);
-
 // SHA-256 of the spec's canonical JSON (keys sorted, no whitespace). The plan's cells and every
 // cell record carry it, so --resume can tell a record made for another spec from one of its own.
 std::string spec_hash(const CellSpec& spec);
 // Puts the parent's own copy of the spec, and its hash, into a cell record: what the worker
 // wrote there is not trusted.
-void stamp_spec(nlohmann::json& record, const CellSpec& spec);
+void stamp_spec(CellResult& record, const CellSpec& spec);
 // Why `record` was not made for `spec` (e.g. "params.decode_tokens is 32, the plan says 8"), or ""
 // if it was. Its "spec_hash", when present, and its stored "spec" must both match; records
 // written before spec_hash existed are judged by their stored spec alone.
 std::string record_spec_mismatch(const nlohmann::json& record, const CellSpec& spec);
 
-void to_json(nlohmann::json& j, const ScenarioParams& p);
-void from_json(const nlohmann::json& j, ScenarioParams& p);
-void to_json(nlohmann::json& j, const CellSpec& c);
-void from_json(const nlohmann::json& j, CellSpec& c);
 
 // What the worker needs besides the spec: where caches live and this host's limits.
 struct CellEnvironment {
@@ -69,17 +32,16 @@ struct CellEnvironment {
     nlohmann::json limits = nlohmann::json::object();     // `rwkvbench limits` document, if any
 };
 
-// Status classes a cell can end in (DESIGN.md §3); a result record's "status" is one of these.
-inline constexpr const char* kStatusOk = "ok";
-inline constexpr const char* kStatusCrashed = "crashed";      // detail: "crashed(SIGSEGV)"
-inline constexpr const char* kStatusTimeout = "timeout";
-inline constexpr const char* kStatusOom = "oom";
-inline constexpr const char* kStatusLoadError = "load-error";
-inline constexpr const char* kStatusError = "error";          // detail: "error: <message>"
-inline constexpr const char* kStatusSkipped = "skipped";      // e.g. no device, dtype not offered
-// Ran, but the logits it produced while timed differ from the golden (cell_verdict.hpp): its
-// speed is not a figure of this backend doing the work it was asked to do.
-inline constexpr const char* kStatusInvalid = "invalid";      // detail: "invalid: <check>: <why>"
+// The status names, for the code that handles a record as untrusted JSON before it is typed
+// (worker_process.cpp classifies a worker's outcome; discovery describes plugins).
+inline const std::string kStatusOk{to_string(CellStatus::ok)};
+inline const std::string kStatusCrashed{to_string(CellStatus::crashed)};  // detail: "crashed(SIGSEGV)"
+inline const std::string kStatusTimeout{to_string(CellStatus::timeout)};
+inline const std::string kStatusOom{to_string(CellStatus::oom)};
+inline const std::string kStatusLoadError{to_string(CellStatus::load_error)};
+inline const std::string kStatusError{to_string(CellStatus::error)};      // detail: "error: <message>"
+inline const std::string kStatusSkipped{to_string(CellStatus::skipped)};
+inline const std::string kStatusInvalid{to_string(CellStatus::invalid)};  // detail: "invalid: <check>: <why>"
 
 // The long scenario's window starts (scenarios.cpp): up to `samples` log-spaced positions in
 // [16, total − 5], each more than 4 past the one before (a window is 1 un-timed + 4 timed
@@ -90,6 +52,6 @@ std::vector<int> long_window_positions(int total, int samples);
 // logits its output checks capture (output_checks.hpp) to `outputs` (if not empty) for the
 // parent to judge (cell_verdict.hpp): nothing decided in here is trusted. Returns the cell's
 // result record. Throws InputError/PluginError on a load or call failure. In scenarios.cpp.
-nlohmann::json run_cell(const CellSpec& spec, const CellEnvironment& env, const std::filesystem::path& outputs);
+CellResult run_cell(const CellSpec& spec, const CellEnvironment& env, const std::filesystem::path& outputs);
 
 }  // namespace rwkvb

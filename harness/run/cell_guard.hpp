@@ -12,7 +12,7 @@ namespace rwkvb {
 // protocol of worker_process.hpp) is stored in `*exit_code`. Failures before the model is in
 // the plugin are load-error (10), later plugin failures error (11), std::bad_alloc oom (12).
 // Exceptions that are bugs of ours (neither InputError nor PluginError) propagate.
-nlohmann::json run_cell_guarded(const CellSpec& spec, const CellEnvironment& env,
+CellResult run_cell_guarded(const CellSpec& spec, const CellEnvironment& env,
                                 const std::filesystem::path& outputs, int* exit_code);
 
 }  // namespace rwkvb

@@ -69,11 +69,66 @@ std::filesystem::path synthetic_model_path(const std::filesystem::path& models_d
     return models_dir / fmt::format("{}-s{}.safetensors", preset, seed);
 }
 
+namespace {
+
+// One point of a sweep: the threads and parameters of one cell, and the label its id gets.
+struct SweepVariant {
+    int threads = 0;
+    ScenarioParams params;
+    std::string label;  // "t2.p512": only the swept parameters this scenario uses
+};
+
+// The cross product of the swept lists that shape `scenario` (a parity cell is not multiplied by
+// --prompt, which it does not use). A list of one value is not a sweep and labels nothing.
+std::vector<SweepVariant> sweep_variants(const RunOptions& o, Scenario scenario) {
+    struct Axis {
+        const char* tag;
+        const std::vector<int>* values;
+        int ScenarioParams::*field;  // nullptr: threads
+        bool used;
+    };
+    const bool decodes = scenario == Scenario::decode || scenario == Scenario::batch;
+    const Axis axes[] = {
+        {"t", &o.threads, nullptr, true},
+        {"p", &o.prompt_tokens, &ScenarioParams::prompt_tokens, scenario == Scenario::prefill || decodes},
+        {"n", &o.decode_tokens, &ScenarioParams::decode_tokens, decodes},
+        {"b", &o.batch, &ScenarioParams::batch, scenario == Scenario::batch},
+        {"l", &o.long_positions, &ScenarioParams::long_positions, scenario == Scenario::long_context},
+    };
+    std::vector<SweepVariant> out = {{o.threads.empty() ? 0 : o.threads.front(), o.params, ""}};
+    for (const auto& axis : axes) {
+        if (axis.values->empty()) continue;
+        // Values repeated in a list ("--threads 2,2") are one value.
+        std::vector<int> values;
+        for (int v : *axis.values)
+            if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+        // Unused by this scenario: the first value stands (it changes nothing the cell measures).
+        if (!axis.used) values.resize(1);
+        std::vector<SweepVariant> next;
+        for (const auto& base : out)
+            for (int v : values) {
+                SweepVariant s = base;
+                if (axis.field) s.params.*axis.field = v;
+                else s.threads = v;
+                if (values.size() > 1) s.label += (s.label.empty() ? "" : ".") + fmt::format("{}{}", axis.tag, v);
+                next.push_back(std::move(s));
+            }
+        out = std::move(next);
+    }
+    return out;
+}
+
+}  // namespace
+
 Plan make_plan(const RunOptions& o, const std::filesystem::path& models_dir) {
     Plan plan;
-    for (const auto& s : o.scenarios)
-        if (std::find(known_scenarios().begin(), known_scenarios().end(), s) == known_scenarios().end())
-            throw InputError(fmt::format("unknown scenario '{}': choose from prefill, decode, batch, long, parity", s));
+    std::vector<Scenario> scenarios;
+    for (const auto& s : o.scenarios) {
+        const auto sc = from_string<Scenario>(s);
+        if (!sc) throw InputError(fmt::format("unknown scenario '{}': choose from {}", s, names_text<Scenario>()));
+        if (std::find(scenarios.begin(), scenarios.end(), *sc) == scenarios.end()) scenarios.push_back(*sc);
+    }
+    if (o.threads.empty()) throw InputError("--threads: no value given");
     for (const auto& d : o.dtypes)
         if (!dtype_from_cli_name(d))
             throw InputError(fmt::format("unknown dtype '{}': choose from {}", d, fmt::join(dtype_names(), ", ")));
@@ -182,8 +237,9 @@ Plan make_plan(const RunOptions& o, const std::filesystem::path& models_dir) {
             device_name = t.plugin->devices[t.device].name;
         }
         for (const auto& w : workloads)
-            for (const auto& scenario : o.scenarios)
-                for (const auto& dtype : o.dtypes) {
+            for (const auto scenario : scenarios)
+                for (const auto& dtype : o.dtypes)
+                    for (const auto& variant : sweep_variants(o, scenario)) {
                     PlannedCell c;
                     c.spec.backend = t.backend;
                     c.spec.plugin_path = t.plugin->path;
@@ -193,10 +249,11 @@ Plan make_plan(const RunOptions& o, const std::filesystem::path& models_dir) {
                     c.spec.scenario = scenario;
                     c.spec.dtype = dtype;
                     c.spec.seed = o.seed;
-                    c.spec.threads = o.threads;
+                    c.spec.threads = variant.threads;
                     c.spec.timeout_s = o.timeout_s;
                     c.spec.plugin_options = o.plugin_options;
-                    c.spec.params = o.params;
+                    c.spec.params = variant.params;
+                    c.spec.sweep = variant.label;
                     c.spec.parity_thresholds = o.parity_thresholds;
                     const DType dt = *dtype_from_cli_name(dtype);
                     if (!(weight_mask & RWKVB_DTYPE_BIT(static_cast<int>(dt))))

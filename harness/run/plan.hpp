@@ -24,7 +24,13 @@ struct RunOptions {
     std::vector<std::string> scenarios = {"decode", "prefill", "parity"};
     std::vector<std::string> dtypes = {"f32"};
     uint64_t seed = 1;
-    int threads = 0;
+    // Swept values (llama-bench style: each list multiplies the cells of the scenarios it shapes);
+    // an empty list means the single value in `params`.
+    std::vector<int> threads = {0};      // 0 = the backend's default
+    std::vector<int> prompt_tokens;      // prefill, decode, batch
+    std::vector<int> decode_tokens;      // decode, batch
+    std::vector<int> batch;              // batch
+    std::vector<int> long_positions;     // long
     double timeout_s = 600;
     std::string plugin_options;
     ScenarioParams params;
@@ -58,11 +64,6 @@ struct Plan {
     std::vector<SyntheticModel> models;  // to write before running
     std::vector<std::string> notes;      // said on stderr: skipped backends, broken plugins
 };
-
-inline const std::vector<std::string>& known_scenarios() {
-    static const std::vector<std::string> s = {"prefill", "decode", "batch", "long", "parity"};
-    return s;
-}
 
 // Where a preset's synthetic weights for `seed` live: <models_dir>/<preset>-s<seed>.safetensors.
 std::filesystem::path synthetic_model_path(const std::filesystem::path& models_dir, const std::string& preset,

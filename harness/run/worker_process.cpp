@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -99,6 +100,7 @@ ProcessOutcome run_process(const std::filesystem::path& exe, const std::vector<s
     // a killed run leaves no worker behind.
     const pid_t parent = ::getpid();
     auto registry = WorkerRegistry::lock();
+    const ContentionWindow contention;  // just before the child exists
     bp::child child(bp::exe = exe.string(), bp::args = args, bp::std_in < bp::null,
                     (bp::std_out & bp::std_err) > pipe,
                     bp::extend::on_exec_setup =
@@ -182,8 +184,11 @@ ProcessOutcome run_process(const std::filesystem::path& exe, const std::vector<s
     }
     int status = 0;
     rusage ru{};
-    while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
+    pid_t reaped;
+    while ((reaped = ::wait4(pid, &status, 0, &ru)) < 0 && errno == EINTR) {
     }
+    // Without the child's rusage its CPU would count as foreign: unknown instead.
+    out.contention = contention.finish(reaped == pid ? rusage_cpu_seconds(ru) : std::nan(""));
     out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (pidfd >= 0) ::close(pidfd);
     child.detach();  // reaped above: ~child must not touch the pid
@@ -210,7 +215,7 @@ nlohmann::json classify_outcome(const CellSpec& spec, const ProcessOutcome& o, s
                                 const WorkerLimits& limits) {
     nlohmann::json rec = written ? std::move(*written) : bare_record(spec, kStatusError, "");
     const std::string why = last_line(o.output_tail);
-    auto set = [&](const char* status, std::string detail) {
+    auto set = [&](const std::string& status, std::string detail) {
         rec["status"] = status;
         rec["status_detail"] = std::move(detail);
     };
@@ -250,7 +255,7 @@ nlohmann::json classify_outcome(const CellSpec& spec, const ProcessOutcome& o, s
 
 nlohmann::json run_cell_in_worker(const std::filesystem::path& self_exe, const CellSpec& spec,
                                   const std::filesystem::path& work_dir, const std::filesystem::path& env_file,
-                                  const WorkerLimits& limits, const StopFlag* stop) {
+                                  const WorkerLimits& limits, const StopFlag* stop, ProcessOutcome* outcome_out) {
     const std::string id = spec.id();
     // Absolute: the worker resolves them after the plugin ran, and a plugin may chdir().
     const auto dir = std::filesystem::absolute(work_dir);
@@ -272,6 +277,7 @@ nlohmann::json run_cell_in_worker(const std::filesystem::path& self_exe, const C
     } catch (const std::exception&) {
         // missing or torn: the exit status decides
     }
+    if (outcome_out) *outcome_out = outcome;
     return classify_outcome(spec, outcome, std::move(written), limits);
 }
 

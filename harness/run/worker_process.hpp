@@ -3,6 +3,7 @@
 // a memory limit, kill whatever it left behind (descendants.hpp), and turn what happened into the
 // cell's record. A crashing, hanging or forking plugin costs one cell.
 #pragma once
+#include "measure/contention.hpp"
 #include "run/cell.hpp"
 
 #include <nlohmann/json.hpp>
@@ -41,6 +42,10 @@ struct ProcessOutcome {
     uint64_t peak_anon_bytes = 0;  // highest RssAnon + RssShmem the watchdog saw: what the limit counts
     double wall_s = 0;
     std::string output_tail;   // last ~4 KiB of stdout+stderr, valid UTF-8 (bad bytes replaced)
+    // Other processes' CPU and steal from just before the child started until it was reaped; the
+    // child's rusage (its waited-for descendants included) and ours count as our own. Unknown
+    // (known = false) without /proc/stat or when the child could not be reaped.
+    CpuContention contention;
 };
 
 // Set it to make a running run_process kill its child and return (outcome.stopped) within 50 ms.
@@ -72,9 +77,11 @@ nlohmann::json bare_record(const CellSpec& spec, const std::string& status, cons
 // reads back the record it wrote (trusted only if it parses and its id matches). Every path
 // handed to the worker is absolute, so a plugin that changes directory cannot redirect them.
 // With `stop` set meanwhile the record is meaningless: the caller checks the flag and drops it.
+// `outcome`, when given, receives the worker's ProcessOutcome (e.g. its contention).
 nlohmann::json run_cell_in_worker(const std::filesystem::path& self_exe, const CellSpec& spec,
                                   const std::filesystem::path& work_dir, const std::filesystem::path& env_file,
-                                  const WorkerLimits& limits, const StopFlag* stop = nullptr);
+                                  const WorkerLimits& limits, const StopFlag* stop = nullptr,
+                                  ProcessOutcome* outcome = nullptr);
 
 // The running executable (/proc/self/exe).
 std::filesystem::path self_executable();

@@ -38,13 +38,13 @@ json ok_speed_cell(const std::string& backend, const std::string& scenario, doub
     c["load_s"] = 0.01;
     c["timings"] = {{scenario == "prefill" ? "forward" : "token", stats_json(lat)}};
     c["throughput"] = {{"tokens_per_s", tps}};
-    c["roofline"] = {{"achieved_gbps", 12.5}, {"gbps_fraction_of_limit", 0.5}, {"achieved_gflops", 40.0},
+    c["roofline"] = {{"bound", scenario == "prefill" ? "compute" : "memory"}, {"achieved_gbps", 12.5}, {"gbps_fraction_of_limit", 0.5}, {"achieved_gflops", 40.0},
                      {"gflops_fraction_of_limit", 0.5}};
     c["memory"] = {{"plugin", {{"weights", 3600}, {"state", 100}, {"workspace", 0}, {"peak", 3700}}},
                    {"theoretical_weight_bytes", 4000}, {"state_bytes_per_stream", 100}, {"peak_rss_bytes", 50 << 20}};
     c["host_load"] = {{"before", host_load_snapshot()}, {"after", host_load_snapshot()}};
     c["noisy"] = false;
-    c["noise"] = {{"cv", 0.01}, {"threshold", 0.1}};
+    c["noise"] = {{"cv", 0.01}, {"threshold", 0.1}, {"repetitions", 5}, {"jitter_cv", 0.02}};
     c["worker"] = {{"exit_code", 0}, {"signal", 0}, {"signal_name", ""}, {"peak_rss_bytes", 60 << 20},
                    {"wall_s", 1.5}, {"stderr_tail", ""}};
     if (scenario != "parity") c["verification"] = verification(true);
@@ -110,7 +110,9 @@ json sample_document() {
                               ok_speed_cell("reference", "prefill", 4000.0), parity_cell("onednn", false),
                               ok_speed_cell("onednn", "decode", 900.0), crashed_cell(), skipped_cell()});
     json run = {{"tool", "rwkvbench"}, {"version", "0.1.0"}, {"command_line", {"rwkvbench", "run"}}, {"seed", 1}};
-    return make_run_document(run, collect_system_info(), sample_limits(), cells);
+    std::vector<CellResult> typed;
+    for (const auto& c : cells) typed.push_back(cell_result_from_json(c));
+    return make_run_document(run, collect_system_info(), sample_limits(), std::move(typed));
 }
 
 json sub_schema(const json& root, const std::string& def) {

@@ -74,13 +74,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // spec and stores it.
     rwkvb::ProcessOutcome clean_exit;
     clean_exit.exit_code = rwkvb::kWorkerOk;
-    nlohmann::json stored = rwkvb::classify_outcome(own, clean_exit, *record, rwkvb::WorkerLimits{});
-    stored["host_load"] = {{"before", nlohmann::json::object()}, {"after", nlohmann::json::object()}};
+    rwkvb::CellResult stored =
+        rwkvb::cell_result_from_json(rwkvb::classify_outcome(own, clean_exit, *record, rwkvb::WorkerLimits{}));
+    stored.host_load = {{"before", nlohmann::json::object()}, {"after", nlohmann::json::object()}};
     rwkvb::stamp_spec(stored, own);
     dir.write_cell(stored);
     std::filesystem::remove(dir.cell_file(id));
 
-    for (const nlohmann::json& cells : {nlohmann::json::array({*record}), nlohmann::json::array({stored, *record})}) {
+    const rwkvb::CellResult as_read = rwkvb::cell_result_from_json(*record);
+    for (const auto& cells : {std::vector<rwkvb::CellResult>{as_read}, std::vector<rwkvb::CellResult>{stored, as_read}}) {
         const auto doc = rwkvb::make_run_document(nlohmann::json::object(), nlohmann::json::object(),
                                                   nlohmann::json::object(), cells);
         rwkvb::fuzz::check_document_renders(kTarget, doc);

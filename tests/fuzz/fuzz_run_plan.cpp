@@ -79,6 +79,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             rwkvb::fuzz::invariant_broken(kTarget, "the spec a worker reads back has another id than " + id);
     }
     for (const SyntheticModel& m : models) (void)nlohmann::json(m).dump();
-    rwkvb::fuzz::check_document_renders(kTarget, rwkvb::make_run_document(metadata, {}, {}, nlohmann::json::array()));
+    rwkvb::fuzz::check_document_renders(kTarget, rwkvb::make_run_document(metadata, {}, {}, {}));
     return 0;
 }

@@ -53,19 +53,31 @@ void invariant_broken(const char* target, std::string_view what) {
     std::abort();
 }
 
-void check_document_renders(const char* target, const nlohmann::json& document) {
-    const int code = run_exit_code(document);
+void check_document_renders(const char* target, const RunDocument& document) {
+    const int code = run_exit_code(document.cells);
     if (code != 0 && code != 3 && code != 4) invariant_broken(target, "run_exit_code is not 0, 3 or 4");
-    (void)nothing_ran(document);
-    // results.json is written with dump(): the parent must be able to write what it assembled.
-    (void)document.dump(2);
-    for (const std::string& format : report_formats()) {
+    (void)nothing_ran(document.cells);
+    // results.json is written with dump(): the parent must be able to write what it assembled,
+    // and what it wrote must read back as a document.
+    const nlohmann::json written = document;
+    (void)written.dump(2);
+    (void)run_document_from_json(written);
+    for (const auto& [format, name] : Vocabulary<ReportFormat>::names) {
         std::ostringstream out;
         write_report(document, format, out);
         const std::string text = out.str();
-        if (valid_utf8(text) != text) invariant_broken(target, "the " + format + " report is not valid UTF-8");
-        if (format == "json" && nlohmann::json::parse(text, nullptr, false).is_discarded())
+        if (valid_utf8(text) != text) invariant_broken(target, "the " + std::string(name) + " report is not valid UTF-8");
+        if (format == ReportFormat::json && nlohmann::json::parse(text, nullptr, false).is_discarded())
             invariant_broken(target, "the json report does not parse back");
+    }
+}
+
+// Reading a results file: refused with std::invalid_argument, or read and rendered.
+void check_results_file_renders(const char* target, const nlohmann::json& document) {
+    try {
+        check_document_renders(target, run_document_from_json(document));
+    } catch (const std::invalid_argument&) {
+        // not a results document of a version we read: the one-line refusal
     }
 }
 

@@ -36,6 +36,14 @@ std::string joined(const std::vector<std::string>& v) {
     return s;
 }
 
+// The judge works on typed records; these tests look at the record as JSON, as it is written.
+std::vector<std::string> judge_json(CellJudge& judge, json& record, const CellSpec& s, const fs::path& outputs) {
+    CellResult typed = cell_result_from_json(record);
+    auto notes = judge.judge(typed, s, outputs);
+    record = typed;
+    return notes;
+}
+
 class RunCell : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
@@ -52,7 +60,7 @@ protected:
         s.plugin_path = fs::path(RWKVB_PLUGIN_DIR) / "librwkvb_reference.so";
         s.workload = model;
         s.model_path = fs::path(RWKVB_FIXTURES_DIR) / model / "model.safetensors";
-        s.scenario = scenario;
+        s.scenario = parse_name<Scenario>(scenario);
         s.dtype = "f32";
         s.threads = 1;
         s.params.prompt_tokens = 6;
@@ -74,9 +82,9 @@ protected:
     }
     // run_cell, then the parent's verdict on its outputs, as `run` does (cell_verdict.hpp).
     static json judged(const CellSpec& s) {
-        json rec = run_cell(s, env(), outputs_file(cache_, s.id()));
+        json rec = json(run_cell(s, env(), outputs_file(cache_, s.id())));
         CellJudge judge(GoldenSource{RWKVB_BINARY, cache_, 600}, {s});
-        judge.judge(rec, s, outputs_file(cache_, s.id()));
+        judge_json(judge, rec, s, outputs_file(cache_, s.id()));
         return rec;
     }
     static void expect_valid(const json& rec) {
@@ -110,7 +118,7 @@ TEST_F(RunCell, DecodeAndBatch) {
     EXPECT_EQ(b["verification"]["verdict"], "PASS") << b["verification"].dump();
     EXPECT_EQ(b["verification"]["checks"].size(), 4u);  // 2 streams × first and last repetition
     expect_valid(b);
-    EXPECT_EQ(b["throughput"]["batch"], 2);
+    EXPECT_EQ(b["spec"]["params"]["batch"], 2);
     EXPECT_NEAR(b["throughput"]["tokens_per_s"].get<double>(), 2 * b["throughput"]["per_stream_tokens_per_s"].get<double>(),
                 1e-9 * b["throughput"]["tokens_per_s"].get<double>());
 }
@@ -131,7 +139,7 @@ TEST_F(RunCell, ParityAgainstItselfPassesAndTheGoldenIsCached) {
     expect_valid(first);
     EXPECT_EQ(first["parity"]["verdict"], "PASS") << first["parity"].dump();
     EXPECT_LE(first["parity"]["rel_l2"]["max"].get<double>(), 1e-12);
-    EXPECT_FALSE(first["noisy"].get<bool>());  // its timing is not a performance figure
+    EXPECT_FALSE(first.contains("noise"));  // its timing is not a performance figure: no noise record
     const json second = judged(spec("parity", "rwkv4-tiny"));
     const json& g1 = first["parity"]["golden"]["requests"];
     const json& g2 = second["parity"]["golden"]["requests"];
@@ -185,17 +193,17 @@ TEST_F(RunCell, FailuresAreClassifiedByStageNotByWording) {
     s.plugin_path = RWKVB_BUGGY_PLUGIN;
     int code = -1;
     s.plugin_options = "bug=create";
-    json r = run_cell_guarded(s, env(), {}, &code);
+    json r = json(run_cell_guarded(s, env(), {}, &code));
     EXPECT_EQ(r["status"], "load-error") << r.dump();
     EXPECT_EQ(code, kWorkerLoadError);
     s.plugin_options = "bug=forward";
-    r = run_cell_guarded(s, env(), {}, &code);
+    r = json(run_cell_guarded(s, env(), {}, &code));
     EXPECT_EQ(r["status"], "error") << r.dump();
     EXPECT_EQ(code, kWorkerError);
     EXPECT_NE(r["status_detail"].get<std::string>().find("load failed ("), std::string::npos) << r.dump();
     s.plugin_options = "";
     s.model_path = "/nonexistent/model.safetensors";
-    EXPECT_EQ(run_cell_guarded(s, env(), {}, &code)["status"], "load-error");
+    EXPECT_EQ(run_cell_guarded(s, env(), {}, &code).status, CellStatus::load_error);
 }
 #endif
 
@@ -206,27 +214,27 @@ TEST_F(RunCell, VerdictsComeFromTheOutputsFileNotTheRecord) {
     const fs::path out = outputs_file(cache_, s.id());
     CellJudge judge(GoldenSource{RWKVB_BINARY, cache_, 600}, {s});
 
-    json forged = run_cell(s, env(), out);
+    json forged = json(run_cell(s, env(), out));
     forged["verification"] = {{"verdict", "PASS"}};
     {  // the outputs say otherwise: every logit of the last repetition zeroed
         std::string bytes = read_file(out);
         std::fill(bytes.end() - 3 * 512 * 4, bytes.end(), '\0');
         std::ofstream(out, std::ios::binary | std::ios::trunc) << bytes;
     }
-    judge.judge(forged, s, out);
+    judge_json(judge, forged, s, out);
     EXPECT_EQ(forged["status"], "invalid") << forged.dump(1).substr(0, 2000);
     EXPECT_EQ(forged["verification"]["verdict"], "FAIL");
     EXPECT_FALSE(fs::exists(out));  // consumed
 
-    json missing = run_cell(s, env(), out);
+    json missing = json(run_cell(s, env(), out));
     fs::remove(out);
-    judge.judge(missing, s, out);
+    judge_json(judge, missing, s, out);
     EXPECT_EQ(missing["status"], "invalid");
     EXPECT_NE(missing["status_detail"].get<std::string>().find("outputs"), std::string::npos) << missing["status_detail"];
 
-    json truncated = run_cell(s, env(), out);
+    json truncated = json(run_cell(s, env(), out));
     fs::resize_file(out, fs::file_size(out) / 2);
-    judge.judge(truncated, s, out);
+    judge_json(judge, truncated, s, out);
     EXPECT_EQ(truncated["status"], "invalid") << truncated["status_detail"];
 }
 
@@ -238,7 +246,7 @@ TEST_F(RunCell, GoldenForgedDuringTheRunIsNotBelieved) {
     const fs::path out = outputs_file(cache_, s.id());
     CellJudge judge(GoldenSource{RWKVB_BINARY, cache_, 600}, {s});
     judge.prefetch({s}, [](const std::string&) {});
-    json rec = run_cell(s, env(), out);
+    json rec = json(run_cell(s, env(), out));
 
     // Forge every golden entry of this cell: logits zeroed, or NaN, each with a matching hash.
     const fs::path golden_dir = cache_ / "golden";
@@ -258,7 +266,7 @@ TEST_F(RunCell, GoldenForgedDuringTheRunIsNotBelieved) {
         }
         json copy = rec;
         write_file_atomically(out.string() + ".keep", read_file(out));
-        const auto notes = judge.judge(copy, s, out);
+        const auto notes = judge_json(judge, copy, s, out);
         fs::rename(out.string() + ".keep", out);
         EXPECT_EQ(copy["status"], "ok") << copy.dump(1).substr(0, 1500);
         EXPECT_EQ(copy["verification"]["verdict"], "PASS");
@@ -282,8 +290,6 @@ TEST_F(RunCell, ThresholdOverridesAreAppliedAndRecorded) {
 
 TEST_F(RunCell, BadInputsAreInputErrors) {
     CellSpec s = spec("decode");
-    s.scenario = "sprint";
-    EXPECT_THROW(run_cell(s, env(), {}), InputError);
     s = spec("decode");
     s.dtype = "f12";
     EXPECT_THROW(run_cell(s, env(), {}), InputError);
@@ -301,13 +307,16 @@ TEST_F(RunCell, BadInputsAreInputErrors) {
 TEST_F(RunCell, RunDocumentOfRealRecordsValidates) {
     json cells = json::array();
     for (const char* sc : {"parity", "prefill", "decode"}) cells.push_back(judged(spec(sc)));
-    const json doc = make_run_document({{"tool", "rwkvbench"}}, json::object(), env().limits, cells);
+    std::vector<CellResult> typed;
+    for (const auto& c : cells) typed.push_back(cell_result_from_json(c));
+    const RunDocument document = make_run_document({{"tool", "rwkvbench"}}, json::object(), env().limits, typed);
+    const json doc = document;
     const auto errors = validate_json(doc, load_results_schema());
     EXPECT_TRUE(errors.empty()) << joined(errors);
-    EXPECT_EQ(run_exit_code(doc), 0);
+    EXPECT_EQ(run_exit_code(document.cells), 0);
     EXPECT_TRUE(doc["cells"][2]["certification"]["certified"].get<bool>());
     std::ostringstream out;
-    write_report(doc, "table", out);
+    write_report(document, ReportFormat::table, out);
     EXPECT_NE(out.str().find("reference"), std::string::npos);
 }
 

@@ -44,7 +44,7 @@ TEST(CellSpec, JsonRoundTripKeepsEveryField) {
     c.device = 1;
     c.workload = "rwkv7-0.1b";
     c.model_path = "/cache/models/rwkv7-0.1b-s7.safetensors";
-    c.scenario = "batch";
+    c.scenario = Scenario::batch;
     c.dtype = "f16";
     c.seed = 7;
     c.threads = 2;
@@ -75,7 +75,7 @@ TEST(CellSpec, IdIsOneSafeFileName) {
     CellSpec c;
     c.backend = "we/ird";
     c.workload = "../my model.v2";
-    c.scenario = "decode";
+    c.scenario = Scenario::decode;
     const std::string id = c.id();
     EXPECT_EQ(id.find('/'), std::string::npos);
     EXPECT_EQ(id.find(' '), std::string::npos);
@@ -209,7 +209,7 @@ TEST(Plan, BrokenPluginNamedExplicitlyBecomesACellForItsWorkerToReport) {
 TEST(Plan, PlannedCellJsonRoundTrip) {
     PlannedCell c;
     c.spec.backend = "noop";
-    c.spec.scenario = "decode";
+    c.spec.scenario = Scenario::decode;
     c.spec.workload = "w";
     c.skip_reason = "why";
     const PlannedCell back = nlohmann::json::parse(nlohmann::json(c).dump()).get<PlannedCell>();

@@ -29,7 +29,7 @@ CellSpec spec() {
     CellSpec c;
     c.backend = "noop";
     c.workload = "w";
-    c.scenario = "decode";
+    c.scenario = Scenario::decode;
     return c;
 }
 
