@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
     register_logits(app);
     register_limits(app);
     register_compare(app);
+    register_merge(app);
+    register_certify(app);
     register_worker(app);
     register_probe(app);
     register_golden(app);

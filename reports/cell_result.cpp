@@ -256,6 +256,7 @@ void to_json(json& j, const CellResult& c) {
                            {"steal_cores", optional_number(k.steal_cores)},
                            {"wall_s", k.wall_s},
                            {"bound_cores", k.bound_cores},
+                           {"resolution_cores", k.resolution_cores},
                            {"contended", k.contended}};
     }
     if (c.host_load.is_object()) j["host_load"] = c.host_load;
@@ -360,6 +361,7 @@ CellResult cell_result_from_json(const json& j) {
         read(*k, "steal_cores", con.steal_cores);
         read(*k, "wall_s", con.wall_s);
         read(*k, "bound_cores", con.bound_cores);
+        read(*k, "resolution_cores", con.resolution_cores);
         read(*k, "contended", con.contended);
         c.contention = con;
     }

@@ -78,7 +78,8 @@ struct Contention {
     std::optional<double> foreign_cpu_cores, steal_cores;  // null: /proc/stat unreadable
     double wall_s = 0;
     double bound_cores = 0;
-    bool contended = false;
+    double resolution_cores = 0;  // what /proc/stat's 10 ms ticks cannot resolve over wall_s
+    bool contended = false;       // (foreign + steal − resolution) above the bound
 };
 
 // What the parent saw of the worker process (absent with --no-isolate).

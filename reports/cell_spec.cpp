@@ -62,7 +62,8 @@ void to_json(nlohmann::json& j, const ScenarioParams& p) {
                        {"batch", p.batch},                 {"long_positions", p.long_positions},
                        {"long_samples", p.long_samples},   {"parity_tokens", p.parity_tokens},
                        {"warmup", p.warmup},               {"repetitions", p.repetitions},
-                       {"min_time_s", p.min_time_s}};
+                       {"min_time_s", p.min_time_s},       {"target_ci", p.target_ci},
+                       {"max_time_s", p.max_time_s}};
 }
 
 void from_json(const nlohmann::json& j, ScenarioParams& p) {
@@ -75,6 +76,8 @@ void from_json(const nlohmann::json& j, ScenarioParams& p) {
     get_if(j, "warmup", p.warmup);
     get_if(j, "repetitions", p.repetitions);
     get_if(j, "min_time_s", p.min_time_s);
+    get_if(j, "target_ci", p.target_ci);
+    get_if(j, "max_time_s", p.max_time_s);
 }
 
 void to_json(nlohmann::json& j, const CellSpec& c) {

@@ -23,6 +23,10 @@ struct ScenarioParams {
     int warmup = 1;              // un-timed repetitions first
     int repetitions = 5;         // timed repetitions (at least)
     double min_time_s = 1.0;     // keep repeating until this much was measured
+    // Then go on while the 95% CI of the median is wider than ±target_ci of it (0 = off), until
+    // max_time_s was measured in all: precision users can state, on a budget.
+    double target_ci = 0.02;
+    double max_time_s = 10.0;
 };
 
 struct CellSpec {

@@ -9,6 +9,7 @@
 #include "errors.hpp"
 #include "vocabulary.hpp"
 #include "cli/interrupt.hpp"
+#include "measure/contention.hpp"
 #include "measure/limits.hpp"
 #include "io/paths.hpp"
 #include "run/plan.hpp"
@@ -280,7 +281,8 @@ int run(const RunArgs& a_in) {
     // the fractions compare like with like) are still used. Measuring takes a while: say so first.
     // A resumed run uses the threads its cells were planned with.
     const int threads = cells.empty() ? a.plan.threads.front() : cells.front().spec.threads;
-    nlohmann::json limits = load_or_measure_limits(cache_dir(), false, threads);
+    // With --skip-limits a stale cache (old, or measured under load) is still used, marked stale.
+    nlohmann::json limits = load_or_measure_limits(cache_dir(), false, threads, /*use_stale=*/a.skip_limits);
     if (limits.empty() && !a.skip_limits) {
         std::fprintf(stderr, "measuring this host's limits once (about 10 s; --skip-limits skips it), cached in %s\n",
                      limits_cache_path(cache_dir(), threads).string().c_str());
@@ -336,11 +338,18 @@ int run(const RunArgs& a_in) {
             rec = bare_result(spec, CellStatus::skipped, "skipped: " + cells[i].skip_reason);
         } else {
             const nlohmann::json load_before = host_load_snapshot();
-            rec = a.no_isolate ? in_process(spec, env, outputs_file(dir->work_dir(), id))
-                               : cell_result_from_json(run_cell_in_worker(self, spec, dir->work_dir(),
-                                                                          dir->environment_file(),
-                                                                          WorkerLimits{spec.timeout_s, memory_limit},
-                                                                          &interrupt.stop_flag()));
+            if (a.no_isolate) {
+                const ContentionWindow window;  // the cell runs in this process: our own CPU is its
+                rec = in_process(spec, env, outputs_file(dir->work_dir(), id));
+                rec.contention = contention_record(window.finish());
+            } else {
+                ProcessOutcome outcome;
+                rec = cell_result_from_json(run_cell_in_worker(self, spec, dir->work_dir(), dir->environment_file(),
+                                                               WorkerLimits{spec.timeout_s, memory_limit},
+                                                               &interrupt.stop_flag(), &outcome));
+                // Other processes' CPU while it ran: a cell that shared the machine is flagged.
+                rec.contention = contention_record(outcome.contention);
+            }
             if (interrupt.interrupted()) {  // not recorded: the cell runs again on --resume
                 std::fprintf(stderr, "interrupted\n");
                 stopped_early = true;
@@ -453,6 +462,13 @@ void register_run(CLI::App& app) {
     cmd->add_option("--min-time", p.min_time_s, "Repeat until this many seconds were measured")
         ->capture_default_str()
         ->check(finite_number(0, kMaxSeconds));
+    cmd->add_option("--target-ci", p.target_ci,
+                    "Then repeat until the 95% CI of the median is within ± this fraction of it (0 = off)")
+        ->capture_default_str()
+        ->check(finite_number(0, 1));
+    cmd->add_option("--max-time", p.max_time_s, "Stop repeating for --target-ci once this many seconds were measured")
+        ->capture_default_str()
+        ->check(finite_number(0, kMaxSeconds));
     // DESIGN.md §6 defaults, by weight dtype; each flag overrides it for every parity cell.
     cmd->add_option("--parity-max-rel-l2", a->parity_max_rel_l2,
                     "Parity: largest relative L2 error of any step's logits, or 'off' (default: f64/f32 1e-4, "
@@ -483,7 +499,7 @@ void register_run(CLI::App& app) {
         static const char* planning[] = {"--backend", "--workload", "--model", "--scenario", "--dtype", "--seed",
                                          "--threads", "--timeout", "--prompt", "--tokens", "--parity-tokens",
                                          "--batch", "--long-positions", "--long-samples", "--repetitions",
-                                         "--warmup", "--min-time", "--parity-max-rel-l2", "--parity-min-top1",
+                                         "--warmup", "--min-time", "--target-ci", "--max-time", "--parity-max-rel-l2", "--parity-min-top1",
                                          "--parity-max-mean-kl", "--plugin", "--plugin-options", "--discovery-timeout"};
         a->planning_flags_given.clear();
         for (const char* f : planning)

@@ -23,5 +23,7 @@ void register_probe(CLI::App& app);    // cmd_probe.cpp: describe one plugin, in
 void register_golden(CLI::App& app);   // cmd_golden.cpp: golden logits, in a clean child process
 void register_limits(CLI::App& app);   // cmd_limits.cpp: this host's bandwidth and GEMM peak
 void register_compare(CLI::App& app);  // cmd_compare.cpp: two runs, per-cell verdicts, the CI gate
+void register_merge(CLI::App& app);    // cmd_merge.cpp: runs of many hosts in one document, fleet table
+void register_certify(CLI::App& app);  // cmd_certify.cpp: a finished run judged VALID/INVALID, --verify
 
 }  // namespace rwkvb

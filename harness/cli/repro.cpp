@@ -50,7 +50,8 @@ std::string repro_command(const CellSpec& spec) {
                              "--batch", std::to_string(p.batch), "--long-positions", std::to_string(p.long_positions),
                              "--long-samples", std::to_string(p.long_samples), "--parity-tokens",
                              std::to_string(p.parity_tokens), "--warmup", std::to_string(p.warmup), "--repetitions",
-                             std::to_string(p.repetitions), "--min-time", fmt::format("{}", p.min_time_s)});
+                             std::to_string(p.repetitions), "--min-time", fmt::format("{}", p.min_time_s),
+                             "--target-ci", fmt::format("{}", p.target_ci), "--max-time", fmt::format("{}", p.max_time_s)});
     for (const auto& [key, flag] : {std::pair{"max_rel_l2", "--parity-max-rel-l2"}, {"min_top1", "--parity-min-top1"},
                                     {"max_mean_kl", "--parity-max-mean-kl"}})
         if (const auto it = spec.parity_thresholds.find(key); it != spec.parity_thresholds.end())

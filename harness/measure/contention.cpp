@@ -132,4 +132,17 @@ CpuContention ContentionWindow::finish(double children_cpu_s, double bound_cores
     return measure_contention(before_, take_cpu_snapshot(), self_s + children_cpu_s, bound_cores);
 }
 
+Contention contention_record(const CpuContention& c) {
+    Contention k;
+    if (c.known) {
+        k.foreign_cpu_cores = c.foreign_cpu_cores;
+        if (c.steal_known) k.steal_cores = c.steal_cores;
+    }
+    k.wall_s = c.wall_s;
+    k.bound_cores = c.bound_cores;
+    k.resolution_cores = c.resolution_cores;
+    k.contended = c.contended;
+    return k;
+}
+
 }  // namespace rwkvb

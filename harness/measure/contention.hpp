@@ -7,6 +7,7 @@
 // clock ticks and the kernel charges busy time a scheduler tick at a time, so a window carries a
 // resolution (a few ticks); `contended` is only claimed beyond it, and short windows rarely are.
 #pragma once
+#include "cell_result.hpp"
 #include <nlohmann/json.hpp>
 
 #include <optional>
@@ -62,6 +63,9 @@ CpuContention measure_contention(const CpuSnapshot& before, const CpuSnapshot& a
 // {"foreign_cpu_cores", "steal_cores", "wall_s", "bound_cores", "resolution_cores", "contended"}:
 // numbers and a bool, null where unknown.
 void to_json(nlohmann::json& j, const CpuContention& c);
+
+// The record's form (cell_result.hpp): unknown figures become null.
+Contention contention_record(const CpuContention& c);
 
 // utime + stime.
 double rusage_cpu_seconds(const struct rusage& ru);

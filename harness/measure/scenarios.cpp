@@ -78,6 +78,8 @@ void check_params(const ScenarioParams& p) {
     need(p.parity_tokens >= 1, "parity_tokens must be at least 1");
     need(p.warmup >= 0 && p.repetitions >= 1, "warmup must be ≥ 0 and repetitions ≥ 1");
     need(p.min_time_s >= 0 && std::isfinite(p.min_time_s), "min_time_s must be a non-negative number");
+    need(p.target_ci >= 0 && std::isfinite(p.target_ci), "target_ci must be a non-negative number");
+    need(p.max_time_s >= 0 && std::isfinite(p.max_time_s), "max_time_s must be a non-negative number");
 }
 
 // Everything a scenario needs: the loaded session, the model and its cost, a logits buffer.
@@ -124,15 +126,33 @@ struct StateGuard {
     ~StateGuard() { s.free_state(state); }
 };
 
+// Whether the 95% CI of the median of `samples` is within ±target of the median.
+bool precise_enough(const std::vector<double>& samples, double target) {
+    const Summary s = summarize(samples);
+    return s.median > 0 && s.ci95_coverage >= 0.95 && (s.ci95_high - s.ci95_low) / 2 <= target * s.median;
+}
+
 // Repeats `rep` (which returns the seconds it measured) `warmup` times un-timed, then until
-// both `repetitions` and `min_time_s` are reached.
+// both `repetitions` and `min_time_s` are reached, then on while the median's CI is wider than
+// ±target_ci and less than max_time_s was measured. The CI is checked at geometrically spaced
+// counts, so a plugin fast enough to need 100000 repetitions does not pay a sort per repetition.
 std::vector<double> repeat(const ScenarioParams& p, const std::function<double()>& rep) {
     for (int i = 0; i < p.warmup; ++i) rep();
     std::vector<double> out;
     double total = 0;
-    while ((int(out.size()) < p.repetitions || total < p.min_time_s) && int(out.size()) < kMaxRepetitions) {
+    auto step = [&] {
         out.push_back(rep());
         total += out.back();
+    };
+    while ((int(out.size()) < p.repetitions || total < p.min_time_s) && int(out.size()) < kMaxRepetitions) step();
+    if (p.target_ci <= 0) return out;
+    size_t next_check = out.size();
+    while (total < p.max_time_s && int(out.size()) < kMaxRepetitions) {
+        if (out.size() >= next_check) {
+            if (precise_enough(out, p.target_ci)) break;
+            next_check = out.size() + std::max<size_t>(1, out.size() / 8);
+        }
+        step();
     }
     return out;
 }

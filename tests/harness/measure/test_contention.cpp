@@ -224,44 +224,19 @@ TEST(ContentionReal, ABusySiblingProcessIsForeign) {
     EXPECT_TRUE(c.contended) << json(c).dump();
 }
 
-// Foreign CPU over an idle window of this process: how busy the rest of the host is right now.
-double host_noise_cores() {
-    const ContentionWindow w;
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    return w.finish().foreign_cpu_cores;
-}
-
-// Runs `measure` (a window where only our own processes are busy) until it shows < 0.15 foreign
-// cores; fails when a quiet host still showed ours as foreign. When every try met a busy host, it
-// checks what still holds there (ours + foreign never exceeds the machine: our CPU is not counted
-// twice) and skips the rest.
+// Our own busy CPU (a worker's spinning child, a thread of ours) is counted as ours, so it
+// cannot be foreign: foreign is the machine's busy time minus ours by construction. Asserted on
+// the accounting rather than on the foreign figure, which other processes on a shared host (and
+// ctest -j2) move at will: ours must hold nearly all of the spin, and ours + foreign never
+// exceeds the machine (ours is not counted twice).
 template <class Measure>
-void expect_not_foreign(Measure measure) {
-    double best = 1e9, noisiest_quiet_try = 0;
-    bool quiet_try = false;
+void expect_not_foreign(Measure measure, double spin_s) {
     const CpuSnapshot probe = take_cpu_snapshot();
     ASSERT_TRUE(probe.times);
-    const double cpus = probe.times->cpus;
-    for (int attempt = 0; attempt < 6; ++attempt) {
-        const double before = host_noise_cores();
-        const CpuContention c = measure();
-        ASSERT_TRUE(c.known);
-        EXPECT_GT(c.own_cpu_s, 0.1 * c.wall_s) << "the spin was not seen as ours";
-        EXPECT_LE((c.foreign_cpu_s + c.own_cpu_s) / c.wall_s, cpus + c.resolution_cores + 0.05) << json(c).dump();
-        const double after = host_noise_cores();
-        best = std::min(best, c.foreign_cpu_cores);
-        if (c.foreign_cpu_cores < kDefaultContentionBound) {
-            EXPECT_FALSE(c.contended) << json(c).dump();
-            return;
-        }
-        if (before < 0.05 && after < 0.05) {
-            quiet_try = true;
-            noisiest_quiet_try = std::max(noisiest_quiet_try, c.foreign_cpu_cores);
-        }
-    }
-    if (!quiet_try) GTEST_SKIP() << "the host stayed busy (best try: " << best << " foreign cores)";
-    ADD_FAILURE() << "our own CPU counted as foreign: " << noisiest_quiet_try << " cores on a quiet host (best " << best
-                  << ")";
+    const CpuContention c = measure();
+    ASSERT_TRUE(c.known);
+    EXPECT_GE(c.own_cpu_s, 0.8 * spin_s) << "the spin was not seen as ours: " << json(c).dump();
+    EXPECT_LE((c.foreign_cpu_s + c.own_cpu_s) / c.wall_s, probe.times->cpus + c.resolution_cores + 0.05) << json(c).dump();
 }
 
 TEST(ContentionReal, AWorkerThatSpinsIsNotForeign) {
@@ -273,7 +248,7 @@ TEST(ContentionReal, AWorkerThatSpinsIsNotForeign) {
         EXPECT_EQ(o.exit_code, 0) << o.output_tail;
         EXPECT_GT(o.wall_s, 0.9);
         return o.contention;
-    });
+    }, 1.0);
 }
 
 TEST(ContentionReal, OurOwnThreadsAreNotForeign) {
@@ -288,7 +263,7 @@ TEST(ContentionReal, OurOwnThreadsAreNotForeign) {
         });
         spin.join();
         return w.finish();
-    });
+    }, 0.8);
 }
 
 // --- Cached limits: when they are measured again.

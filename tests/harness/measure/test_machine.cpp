@@ -74,7 +74,12 @@ TEST(Limits, CacheIsReadAndNeverMeasuredWhenNotAsked) {
     EXPECT_EQ(p.parent_path(), tmp.path / "limits");
     EXPECT_NE(p.filename().string().find("-t3-m2.json"), std::string::npos) << p;  // threads, method revision
     fs::create_directories(p.parent_path());
-    std::ofstream(p) << R"({"schema": "rwkvbench-limits", "memory_read_gbps": 12.5, "gemm_f32_gflops": 40})";
+    // A fresh, quiet measurement (limits_staleness refuses old or contended ones).
+    json cached = {{"schema", "rwkvbench-limits"}, {"memory_read_gbps", 12.5}, {"gemm_f32_gflops", 40},
+                   {"measured_at", host_load_snapshot()["time"]},
+                   {"measured_under", {{"foreign_cpu_cores", 0}, {"steal_cores", 0}, {"wall_s", 5}, {"bound_cores", 0.15},
+                                       {"contended", false}}}};
+    std::ofstream(p) << cached.dump();
     const json j = load_or_measure_limits(tmp.path, false, 3);
     EXPECT_EQ(j["memory_read_gbps"], 12.5);
     EXPECT_EQ(j["cache_path"], p.string());

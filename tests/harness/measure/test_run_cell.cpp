@@ -72,6 +72,7 @@ protected:
         s.params.warmup = 1;
         s.params.repetitions = 2;
         s.params.min_time_s = 0;
+        s.params.target_ci = 0;  // exactly `repetitions`; TargetCiRepeatsUntilTheMedianIsPrecise tests it
         return s;
     }
     static CellEnvironment env() {
@@ -277,6 +278,22 @@ TEST_F(RunCell, GoldenForgedDuringTheRunIsNotBelieved) {
     }
     fs::remove(out);
     fs::remove_all(golden_dir);  // entries this cell did not use are still forged: later tests recompute
+}
+
+// --target-ci goes on past the minimum until the median's 95% CI is narrow enough (which needs
+// at least 6 samples for 95% coverage), and --max-time bounds it.
+TEST_F(RunCell, TargetCiRepeatsUntilTheMedianIsPrecise) {
+    CellSpec s = spec("prefill");
+    s.params.target_ci = 0.5;
+    s.params.max_time_s = 60;
+    const json precise = json(run_cell(s, env(), {}));
+    const json& t = precise["timings"]["forward"];
+    EXPECT_GE(t["n"].get<int>(), 6) << t.dump();
+    EXPECT_GE(t["ci95"]["coverage"].get<double>(), 0.95);
+    EXPECT_LE((t["ci95"]["high"].get<double>() - t["ci95"]["low"].get<double>()) / 2,
+              0.5 * t["median"].get<double>());
+    s.params.max_time_s = 0;  // nothing left to spend
+    EXPECT_EQ(json(run_cell(s, env(), {}))["timings"]["forward"]["n"], 2);
 }
 
 TEST_F(RunCell, ThresholdOverridesAreAppliedAndRecorded) {
