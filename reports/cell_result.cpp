@@ -263,6 +263,7 @@ void to_json(json& j, const CellResult& c) {
     if (c.long_run.is_object()) j["long"] = c.long_run;
     if (c.parity) j["parity"] = *c.parity;
     if (c.verification) j["verification"] = *c.verification;
+    if (c.interleave_rounds) j["interleave"] = {{"rounds", *c.interleave_rounds}};
     if (c.certification)
         j["certification"] = {{"group_verdict", c.certification->group_verdict},
                               {"certified", c.certification->certified}};
@@ -369,6 +370,10 @@ CellResult cell_result_from_json(const json& j) {
     c.long_run = object_or_null(j, "long");
     if (const json* p = field(j, "parity"); p && p->is_object()) c.parity = read_judgement(*p);
     if (const json* v = field(j, "verification"); v && v->is_object()) c.verification = read_judgement(*v);
+    if (const json* il = field(j, "interleave"); il && il->is_object()) {
+        int rounds = 0;
+        if (integer(field(*il, "rounds"), rounds) && rounds >= 1) c.interleave_rounds = rounds;
+    }
     if (const json* cert = field(j, "certification"); cert && cert->is_object()) {
         Certification k;
         read_name(*cert, "group_verdict", k.group_verdict);

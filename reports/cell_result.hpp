@@ -142,6 +142,10 @@ struct CellResult {
     std::optional<Judgement> parity;        // parity cells
     std::optional<Judgement> verification;  // timed cells: their own output checked
     std::optional<Certification> certification;  // set by make_run_document
+    // `run --interleave N`: the number of rounds (worker processes, one per round of the run)
+    // whose records were merged into this one (harness/run/interleave.hpp); absent when the cell
+    // was measured in one go. JSON: "interleave": {"rounds": N}.
+    std::optional<int> interleave_rounds;
 
     bool ran() const { return status == CellStatus::ok || status == CellStatus::invalid; }
     bool timed() const { return spec.scenario != Scenario::parity; }

@@ -154,6 +154,12 @@ std::vector<std::string> notes_of(const RunDocument& doc) {
     if (!s.contended_cells.empty())
         notes.push_back("contended (other processes or steal took more than the bound of one core while it ran): " +
                         id_list(s.contended_cells));
+    std::vector<std::string> interleaved;
+    for (const auto& c : doc.cells)
+        if (c.interleave_rounds) interleaved.push_back(fmt::format("{} ({} rounds)", c.id, *c.interleave_rounds));
+    if (!interleaved.empty())
+        notes.push_back("interleaved (measured in rounds, every cell once per round, samples merged; --interleave): " +
+                        id_list(interleaved));
     bool above = false;
     for (const auto& c : doc.cells)
         if (c.roofline) above = above || value_or_nan(c.roofline->bounding_fraction()) > 1.0;

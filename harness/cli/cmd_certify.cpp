@@ -14,7 +14,11 @@
 
 #include <fmt/format.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -29,6 +33,7 @@ struct CertifyArgs {
     std::vector<std::string> paths;
     std::string output;
     bool verify = false;
+    std::string suite;  // --suite DIR: run the fixed suite there first
     CertifyOptions options;
     double max_load = 0;  // 0: not given (the host's logical CPUs)
 };
@@ -112,7 +117,48 @@ std::string joined(const std::vector<std::string>& v) {
     return s;
 }
 
-int certify(const CertifyArgs& a) {
+// The fixed certification suite: every backend this host has, the default RWKV-7 workload, every
+// scenario a release is judged by, repeated until each median is known to ±2% (at least 1 s
+// measured per cell, the min_measured_time rule). Its `run` is a child with our stdio, so its
+// progress shows; its exit code does not decide anything: the rules judge what it wrote.
+std::vector<std::string> suite_arguments(const std::string& dir) {
+    return {"run", "-s", "prefill,decode,batch,parity", "--repetitions", "5", "--min-time", "1",
+            "--target-ci", "0.02", "--max-time", "20", "--dir", dir};
+}
+
+void run_suite(const std::string& dir) {
+    std::error_code ec;
+    if (fs::exists(dir, ec)) throw InputError(fmt::format("--suite {}: already exists; name a new directory", dir));
+    const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+    std::vector<std::string> args = suite_arguments(dir);
+    args.insert(args.begin(), self);
+    std::string shown;
+    for (const auto& x : args) shown += (shown.empty() ? "" : " ") + x;
+    std::fprintf(stderr, "certification suite: %s\n", shown.c_str());
+    std::vector<char*> argv;
+    for (auto& x : args) argv.push_back(x.data());
+    argv.push_back(nullptr);
+    const pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        execv(self.c_str(), argv.data());
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!fs::exists(fs::path(dir) / "results.json", ec))
+        throw InputError(fmt::format("--suite {}: the run wrote no results (see above)", dir));
+}
+
+int certify(const CertifyArgs& a_in) {
+    CertifyArgs a = a_in;
+    if (!a.suite.empty()) {
+        if (!a.paths.empty()) throw InputError("certify: give either --suite DIR or a RUN_DIR, not both");
+        check_path_argument("--suite", a.suite);
+        run_suite(a.suite);
+        a.paths = {a.suite};
+    }
     if (a.paths.size() != 1)
         throw InputError(fmt::format("certify takes one run directory ({} given); --verify takes CERTIFICATE RESULTS",
                                      a.paths.size()));
@@ -193,10 +239,11 @@ void register_certify(CLI::App& app) {
     std::string rules;
     for (const auto& r : certify_rules()) rules += fmt::format("  {}: {}\n", r.id, r.description);
     cmd->footer(
-        "\ncertify judges a run that has finished; it does not run one. First run the suite, then certify its "
-        "directory:\n"
-        "  rwkvbench run -b onednn -s decode,prefill,parity --dir suite\n"
-        "  rwkvbench certify suite            # writes suite/certificate.json\n"
+        "\ncertify judges a finished run. Either let it run the fixed suite first (--suite DIR: `rwkvbench run` with "
+        "every backend here, rwkv7-0.1b, prefill,decode,batch,parity, ≥ 5 repetitions and ≥ 1 s per cell, the "
+        "median to ±2%), or run your own and certify its directory:\n"
+        "  rwkvbench certify --suite suite     # runs the suite, writes suite/certificate.json\n"
+        "  rwkvbench run -b onednn -s decode,prefill,parity --min-time 1 --dir mine && rwkvbench certify mine\n"
         "  rwkvbench certify --verify suite/certificate.json suite/results.json\n"
         "Rules (every failed one is named):\n" +
         rules +
@@ -210,9 +257,11 @@ void register_certify(CLI::App& app) {
         "certificate, 6 INVALID.");
     auto a = std::make_shared<CertifyArgs>();
     cmd->add_option("PATHS", a->paths, "RUN_DIR (or its results.json); with --verify: CERTIFICATE RESULTS")
-        ->required()
-        ->expected(1, 2);
-    cmd->add_flag("--verify", a->verify, "Check a certificate against a results document: nothing edited since");
+        ->expected(0, 2);
+    auto* verify_flag =
+        cmd->add_flag("--verify", a->verify, "Check a certificate against a results document: nothing edited since");
+    cmd->add_option("--suite", a->suite, "Run the fixed certification suite into this new directory, then certify it")
+        ->excludes(verify_flag);
     cmd->add_option("-o,--output", a->output, "Where to write the certificate (default RUN_DIR/certificate.json)");
     cmd->add_option("--min-cell-time", a->options.min_cell_time_s,
                     "Least time a timed cell must have measured, seconds (its repetitions summed)")

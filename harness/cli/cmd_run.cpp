@@ -12,6 +12,7 @@
 #include "measure/contention.hpp"
 #include "measure/limits.hpp"
 #include "io/paths.hpp"
+#include "run/interleave.hpp"
 #include "run/plan.hpp"
 #include "cli/repro.hpp"
 #include "report_writers.hpp"
@@ -91,9 +92,22 @@ nlohmann::json run_metadata(const RunArgs& a, const std::filesystem::path& dir) 
                           {"compiler", RWKVB_COMPILER},
                           {"command_line", command_line()},
                           {"seed", a.plan.seed},
+                          {"interleave", a.plan.interleave},
                           {"timestamp_utc", utc_timestamp()},
                           {"hostname", host_name()},
                           {"run_dir", std::filesystem::absolute(dir).string()}};
+}
+
+// The rounds of --interleave the plan was made with, from its "run" metadata (1 when a plan made
+// before --interleave existed does not say). A value that is no round count is a malformed plan.
+int interleave_of(const nlohmann::json& plan_doc, const std::filesystem::path& plan_file) {
+    const auto run = plan_doc.find("run");
+    if (run == plan_doc.end() || !run->is_object() || !run->contains("interleave")) return 1;
+    const nlohmann::json& v = (*run)["interleave"];
+    if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > kMaxInterleaveRounds)
+        throw InputError(fmt::format("{}: malformed plan: run.interleave is {}, not a round count from 1 to {}",
+                                     plan_file.string(), v.dump(), kMaxInterleaveRounds));
+    return v.get<int>();
 }
 
 // "ok", "ok, parity FAIL", or the status detail of a failed cell.
@@ -271,6 +285,7 @@ int run(const RunArgs& a_in) {
     }
     nlohmann::json metadata = plan_doc.value("run", nlohmann::json::object());
     if (!a.resume.empty()) metadata["resumed_by"] = command_line();
+    const int rounds = interleave_of(plan_doc, dir->plan_file());
 
     const auto model_digests = prepare_models(models, [](const SyntheticModel& m, const std::string& why) {
         if (why == "missing") std::fprintf(stderr, "writing synthetic weights %s (once; cached)\n", m.path.string().c_str());
@@ -316,65 +331,96 @@ int run(const RunArgs& a_in) {
 
     dir->write_results(document());  // valid from the start, even if killed before any cell ends
     const size_t n = cells.size();
+    // With --interleave N, round r runs every cell once, in plan order, before round r + 1 starts;
+    // cells that are not measured in rounds (parity, long, skipped) run in the first round only.
+    // The rounds of a cell are kept here until its last one ends: only then is its record merged
+    // and written, so a run stopped in between runs the unfinished cells' rounds again on --resume.
+    std::vector<std::vector<CellResult>> rounds_of(n);
+    auto in_rounds = [&](size_t i) {
+        return rounds > 1 && cells[i].skip_reason.empty() && interleaved_scenario(cells[i].spec);
+    };
     bool stopped_early = false;
-    for (size_t i = 0; i < n; ++i) {
-        if (interrupt.interrupted()) {
-            stopped_early = true;
-            break;
-        }
-        const CellSpec& spec = cells[i].spec;
-        const std::string id = spec.id();
-        if (records[i]) {
-            std::fprintf(stderr, "[%zu/%zu] %s ... %s (finished earlier)\n", i + 1, n, id.c_str(),
-                         status_text(*records[i]).c_str());
-            continue;
-        }
-        std::fprintf(stderr, "[%zu/%zu] %s ... ", i + 1, n, id.c_str());
-        std::fflush(stderr);
-        const auto start = std::chrono::steady_clock::now();
-        CellResult rec;
-        std::vector<std::string> notes;
-        if (!cells[i].skip_reason.empty()) {
-            rec = bare_result(spec, CellStatus::skipped, "skipped: " + cells[i].skip_reason);
-        } else {
-            const nlohmann::json load_before = host_load_snapshot();
-            if (a.no_isolate) {
-                const ContentionWindow window;  // the cell runs in this process: our own CPU is its
-                rec = in_process(spec, env, outputs_file(dir->work_dir(), id));
-                rec.contention = contention_record(window.finish());
+    for (int round = 1; round <= rounds && !stopped_early; ++round) {
+        const std::string prefix = rounds > 1 ? fmt::format("[round {}/{}] ", round, rounds) : std::string();
+        for (size_t i = 0; i < n; ++i) {
+            if (interrupt.interrupted()) {
+                stopped_early = true;
+                break;
+            }
+            if (round > 1 && !in_rounds(i)) continue;  // ran in the first round
+            const CellSpec& spec = cells[i].spec;
+            const std::string id = spec.id();
+            if (records[i]) {
+                if (round == 1)
+                    std::fprintf(stderr, "%s[%zu/%zu] %s ... %s (finished earlier)\n", prefix.c_str(), i + 1, n,
+                                 id.c_str(), status_text(*records[i]).c_str());
+                continue;
+            }
+            std::fprintf(stderr, "%s[%zu/%zu] %s ... ", prefix.c_str(), i + 1, n, id.c_str());
+            std::fflush(stderr);
+            const auto start = std::chrono::steady_clock::now();
+            // What this round's worker runs: its share of the planned repetitions (interleave.hpp).
+            // The record carries the planned spec, stamped below.
+            const CellSpec run_spec = in_rounds(i) ? interleave_round_spec(spec, rounds) : spec;
+            CellResult rec;
+            std::vector<std::string> notes;
+            if (!cells[i].skip_reason.empty()) {
+                rec = bare_result(spec, CellStatus::skipped, "skipped: " + cells[i].skip_reason);
             } else {
-                ProcessOutcome outcome;
-                rec = cell_result_from_json(run_cell_in_worker(self, spec, dir->work_dir(), dir->environment_file(),
-                                                               WorkerLimits{spec.timeout_s, memory_limit},
-                                                               &interrupt.stop_flag(), &outcome));
-                // Other processes' CPU while it ran: a cell that shared the machine is flagged.
-                rec.contention = contention_record(outcome.contention);
+                const nlohmann::json load_before = host_load_snapshot();
+                if (a.no_isolate) {
+                    const ContentionWindow window;  // the cell runs in this process: our own CPU is its
+                    rec = in_process(run_spec, env, outputs_file(dir->work_dir(), id));
+                    rec.contention = contention_record(window.finish());
+                } else {
+                    ProcessOutcome outcome;
+                    rec = cell_result_from_json(run_cell_in_worker(self, run_spec, dir->work_dir(),
+                                                                   dir->environment_file(),
+                                                                   WorkerLimits{spec.timeout_s, memory_limit},
+                                                                   &interrupt.stop_flag(), &outcome));
+                    // Other processes' CPU while it ran: a cell that shared the machine is flagged.
+                    rec.contention = contention_record(outcome.contention);
+                }
+                if (interrupt.interrupted()) {  // not recorded: the cell runs again on --resume
+                    std::fprintf(stderr, "interrupted\n");
+                    stopped_early = true;
+                    break;
+                }
+                // The one record of host load per cell (DESIGN.md §5), taken here so that cells whose
+                // worker crashed or timed out have it too.
+                rec.host_load = {{"before", load_before}, {"after", host_load_snapshot()}};
+                // Judged here, outside the worker and after the host-load snapshot: the golden's
+                // clean-room process is no part of the cell's measurement. Every round is judged
+                // against the planned spec, whose goldens were prefetched.
+                notes = judge.judge(rec, spec, outputs_file(dir->work_dir(), id));
+                if (interrupt.interrupted()) {  // stopped while judging: not recorded either
+                    std::fprintf(stderr, "interrupted\n");
+                    stopped_early = true;
+                    break;
+                }
             }
-            if (interrupt.interrupted()) {  // not recorded: the cell runs again on --resume
-                std::fprintf(stderr, "interrupted\n");
-                stopped_early = true;
-                break;
+            if (in_rounds(i)) {
+                // A round that did not end ok decides the cell: its later rounds are not run.
+                const bool ended = round == rounds || rec.status != CellStatus::ok;
+                rounds_of[i].push_back(std::move(rec));
+                if (!ended) {
+                    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                    std::fprintf(stderr, "%s %.1f s\n", status_text(rounds_of[i].back()).c_str(), secs);
+                    for (const auto& note : notes) std::fprintf(stderr, "  note: %s\n", note.c_str());
+                    continue;
+                }
+                rec = merge_rounds(spec, rounds_of[i]);
+                rounds_of[i].clear();
             }
-            // The one record of host load per cell (DESIGN.md §5), taken here so that cells whose
-            // worker crashed or timed out have it too.
-            rec.host_load = {{"before", load_before}, {"after", host_load_snapshot()}};
-            // Judged here, outside the worker and after the host-load snapshot: the golden's
-            // clean-room process is no part of the cell's measurement.
-            notes = judge.judge(rec, spec, outputs_file(dir->work_dir(), id));
-            if (interrupt.interrupted()) {  // stopped while judging: not recorded either
-                std::fprintf(stderr, "interrupted\n");
-                stopped_early = true;
-                break;
-            }
+            stamp_spec(rec, spec);  // the parent's own copy, which --resume compares with the plan
+            rec.repro = repro_command(spec);
+            dir->write_cell(rec);  // on disk before the next cell starts
+            records[i] = rec;
+            dir->write_results(document());
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            std::fprintf(stderr, "%s %.1f s\n", status_text(rec).c_str(), secs);
+            for (const auto& note : notes) std::fprintf(stderr, "  note: %s\n", note.c_str());
         }
-        stamp_spec(rec, spec);  // the parent's own copy, which --resume compares with the plan
-        rec.repro = repro_command(spec);
-        dir->write_cell(rec);  // on disk before the next cell starts
-        records[i] = rec;
-        dir->write_results(document());
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        std::fprintf(stderr, "%s %.1f s\n", status_text(rec).c_str(), secs);
-        for (const auto& note : notes) std::fprintf(stderr, "  note: %s\n", note.c_str());
     }
 
     if (stopped_early) return end_interrupted(*dir, document(), interrupt, n);
@@ -486,10 +532,23 @@ void register_run(CLI::App& app) {
     cmd->add_option("--format", a->format, "Report format: " + names_text<ReportFormat>(", "))
         ->check(CLI::IsMember(all_names<ReportFormat>()));
     cmd->add_option("--dir", a->dir, "Run directory (default ./rwkvbench-results/<UTC time>-<host>)");
-    cmd->add_option("--resume", a->resume, "Complete the run in this directory (skips finished cells)")
+    cmd->add_option("--resume", a->resume,
+                    "Complete the run in this directory (skips finished cells; with --interleave, a cell whose rounds "
+                    "did not all end runs all its rounds again)")
         ->excludes("--dir");
     cmd->add_option("--memory-limit", a->memory_limit, "Kill a worker holding more than this, e.g. 2G (default 75% of RAM); counts anonymous and "
                     "shared memory (RssAnon + RssShmem), not the mapped checkpoint's file pages");
+    cmd->add_option("--interleave", o.interleave,
+                    "Measure each timed cell (prefill, decode, batch) in N rounds: every round runs every cell once, "
+                    "in plan order, before the next starts, so a drift of the host (heat, another tenant) hits "
+                    "every backend alike. A round is a worker of its own with the same --warmup, ceil(--repetitions "
+                    "/ N) repetitions, --min-time / N and --max-time / N; --target-ci is not applied per round (the "
+                    "CI of the merged samples is reported, no repetitions are added to reach it). The rounds' "
+                    "samples are merged into one record per cell, marked \"interleave\": {\"rounds\": N}. Parity "
+                    "and long cells run once, in the first round. A cell's record is written when its last round "
+                    "ends: --resume runs every round of an unfinished cell again")
+        ->capture_default_str()
+        ->check(CLI::Range(1, kMaxInterleaveRounds));
     cmd->add_flag("--no-isolate", a->no_isolate, "Run cells in this process (debugging: a crash ends the run)");
     cmd->add_flag("--skip-limits", a->skip_limits,
                   "Do not measure this host's limits if they are not cached (cached ones are still used; without them "
@@ -500,7 +559,8 @@ void register_run(CLI::App& app) {
                                          "--threads", "--timeout", "--prompt", "--tokens", "--parity-tokens",
                                          "--batch", "--long-positions", "--long-samples", "--repetitions",
                                          "--warmup", "--min-time", "--target-ci", "--max-time", "--parity-max-rel-l2", "--parity-min-top1",
-                                         "--parity-max-mean-kl", "--plugin", "--plugin-options", "--discovery-timeout"};
+                                         "--parity-max-mean-kl", "--plugin", "--plugin-options", "--discovery-timeout",
+                                         "--interleave"};
         a->planning_flags_given.clear();
         for (const char* f : planning)
             if (cmd->count(f) > 0) a->planning_flags_given.push_back(f);

@@ -38,6 +38,9 @@ struct RunOptions {
     DiscoveryOptions discovery;                  // how each plugin is described (a child, a timeout)
     // --parity-* overrides of the DESIGN.md §6 defaults: {"max_rel_l2": x | null, ...}.
     nlohmann::json parity_thresholds = nlohmann::json::object();
+    // --interleave: rounds each timed cell is measured in (1 = in one go; run/interleave.hpp).
+    // Not a property of any cell: plan.json keeps it in its "run" metadata for --resume.
+    int interleave = 1;
 };
 
 // One backend selector: "opencl:1" → {"opencl", 1}; "reference" → {"reference", nullopt}.

@@ -469,7 +469,7 @@ TEST_F(MergeCertifyCli, RealRunsMergeCompareAndCertify) {
         runs.push_back(dir_ / name);
         const auto r = run_cli({"run", "-b", "reference", "-w", "rwkv7-tiny", "-s", "decode,parity", "--threads", "1",
                                 "--tokens", "4", "--prompt", "4", "--parity-tokens", "4", "--repetitions", "5",
-                                "--min-time", "0", "--skip-limits", "--dir", runs.back().string()},
+                                "--min-time", "0", "--target-ci", "0", "--skip-limits", "--dir", runs.back().string()},
                                env);
         ASSERT_EQ(r.exit_code, 0) << r.describe();
     }

@@ -50,7 +50,7 @@ protected:
                                          "--prompt",      "5",          "--tokens",   "3",          "--parity-tokens",
                                          "6",             "--batch",    "3",          "--long-positions", "40",
                                          "--long-samples", "3",         "--warmup",   "0",          "--repetitions",
-                                         "2",             "--min-time", "0",          "--skip-limits", "--threads", "1",
+                                         "2",             "--min-time", "0", "--target-ci", "0",          "--skip-limits", "--threads", "1",
                                          "--dir",         (dir_ / name).string()};
         args.insert(args.end(), extra.begin(), extra.end());
         Run r{run_process(RWKVB_BINARY, args, WorkerLimits{300, 0}), {}};

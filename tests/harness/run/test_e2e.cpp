@@ -4,6 +4,7 @@
 #include "io/atomic_file.hpp"
 #include "measure/limits.hpp"
 #include "run/worker_process.hpp"
+#include "schema_validator.hpp"
 
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
@@ -56,7 +57,7 @@ protected:
 
     static std::vector<std::string> small_run() {
         return {"--workload", "rwkv7-tiny", "--prompt", "4",     "--tokens",      "4", "--parity-tokens",
-                "8",          "--warmup",   "0",        "--repetitions", "2", "--min-time", "0", "--skip-limits"};
+                "8",          "--warmup",   "0",        "--repetitions", "2", "--min-time", "0", "--target-ci", "0", "--skip-limits"};
     }
 
     std::map<std::string, json> cells_by_id(const fs::path& results) {
@@ -364,4 +365,83 @@ TEST_F(E2E, ResumeSaysWhichPlanningFlagsItIgnores) {
     EXPECT_NE(o.output_tail.find("ignoring --backend, --scenario, --plugin"), std::string::npos) << o.output_tail;
     EXPECT_EQ(o.output_tail.find("--skip-limits"), std::string::npos) << o.output_tail;  // it applies
     EXPECT_EQ(cells_by_id(run / "results.json").size(), 1u);
+}
+
+// --interleave 2: each timed cell is measured in two rounds, round 1 running every cell before
+// round 2 starts; the merged record holds all the samples, says it was interleaved and is valid.
+// --resume takes the rounds from the plan.
+TEST_F(E2E, InterleavedRoundsRunEveryCellBeforeTheNextRoundAndMergeTheirSamples) {
+    const auto run = dir_ / "run";
+    // stdout (the report) to /dev/null: the progress lines are on stderr, within the output tail.
+    auto rwkvbench_quiet = [&](std::vector<std::string> args) {
+        std::vector<std::string> sh = {"-c", "exec \"$0\" \"$@\" > /dev/null", RWKVB_BINARY};
+        sh.insert(sh.end(), args.begin(), args.end());
+        return run_process("/bin/sh", sh, WorkerLimits{120, 0});
+    };
+    const auto o = rwkvbench_quiet({"run", "-b", "reference", "-w", "rwkv7-tiny", "-s", "prefill,decode",
+                                    "--threads", "1", "--prompt", "4", "--tokens", "2", "--repetitions", "4",
+                                    "--warmup", "1", "--min-time", "0", "--target-ci", "0", "--skip-limits",
+                                    "--interleave", "2", "--dir", run.string()});
+    ASSERT_EQ(o.exit_code, 0) << o.output_tail;
+
+    const json doc = json::parse(read_file(run / "results.json"));
+    std::string violations;
+    for (const auto& v : validate_json(doc, load_results_schema())) violations += v + "\n";
+    EXPECT_TRUE(violations.empty()) << violations;
+    EXPECT_EQ(doc["run"]["interleave"], 2);
+    EXPECT_EQ(json::parse(read_file(run / "plan.json"))["run"]["interleave"], 2);
+    auto cells = cells_by_id(run / "results.json");
+    ASSERT_EQ(cells.size(), 2u);
+    const json& prefill = cells["reference.0.rwkv7-tiny.prefill.f32"];
+    const json& decode = cells["reference.0.rwkv7-tiny.decode.f32"];
+    for (const json* c : {&prefill, &decode}) {
+        EXPECT_EQ((*c)["status"], "ok") << c->dump();
+        EXPECT_EQ((*c)["interleave"]["rounds"], 2) << c->dump();
+        EXPECT_EQ((*c)["verification"]["verdict"], "PASS");
+        EXPECT_EQ((*c)["spec"]["params"]["repetitions"], 4);  // the planned spec, not a round's
+    }
+    EXPECT_EQ(prefill["timings"]["forward"]["n"], 4);
+    EXPECT_EQ(prefill["timings"]["forward"]["samples"].size(), 4u);
+    EXPECT_EQ(decode["timings"]["sequence"]["n"], 4);
+    EXPECT_EQ(decode["timings"]["token"]["n"], 8);  // 4 sequences of 2 tokens
+    EXPECT_EQ(decode["noise"]["repetitions"], 4);
+    EXPECT_NEAR(prefill["throughput"]["tokens_per_s"].get<double>(),
+                4 / prefill["timings"]["forward"]["median"].get<double>(), 1e-6 * prefill["throughput"]["tokens_per_s"].get<double>());
+
+    // Both cells' round 1 before any round 2.
+    const std::string& err = o.output_tail;
+    std::vector<size_t> round1, round2;
+    for (size_t p = err.find("[round 1/2] "); p != std::string::npos; p = err.find("[round 1/2] ", p + 1))
+        round1.push_back(p);
+    for (size_t p = err.find("[round 2/2] "); p != std::string::npos; p = err.find("[round 2/2] ", p + 1))
+        round2.push_back(p);
+    ASSERT_EQ(round1.size(), 2u) << err;
+    ASSERT_EQ(round2.size(), 2u) << err;
+    EXPECT_LT(round1.back(), round2.front()) << err;
+    for (const char* id : {"prefill", "decode"}) {
+        const std::string cell = std::string("reference.0.rwkv7-tiny.") + id + ".f32 ... ok";
+        EXPECT_NE(err.substr(round1.front(), round2.front() - round1.front()).find(cell), std::string::npos) << err;
+        EXPECT_NE(err.substr(round2.front()).find(cell), std::string::npos) << err;
+    }
+
+    // A cell whose record is gone runs both its rounds again on --resume: the rounds come from
+    // the plan, not from the (absent) flag.
+    fs::remove(run / "cells" / "reference.0.rwkv7-tiny.decode.f32.json");
+    const auto r = rwkvbench_quiet({"run", "--resume", run.string(), "--skip-limits"});
+    ASSERT_EQ(r.exit_code, 0) << r.output_tail;
+    auto line_of = [&](const std::string& needle) {
+        const size_t p = r.output_tail.find(needle);
+        if (p == std::string::npos) return std::string("(no line with " + needle + ")");
+        const size_t b = r.output_tail.rfind('\n', p), e = r.output_tail.find('\n', p);
+        const size_t begin = b == std::string::npos ? 0 : b + 1;
+        return r.output_tail.substr(begin, e == std::string::npos ? e : e - begin);
+    };
+    EXPECT_NE(line_of("prefill.f32 ... ").find("(finished earlier)"), std::string::npos) << r.output_tail;
+    EXPECT_EQ(line_of("prefill.f32 ... ").rfind("[round 1/2] ", 0), 0u) << r.output_tail;
+    EXPECT_NE(line_of("[round 2/2] [").find("decode.f32 ... ok"), std::string::npos) << r.output_tail;
+    EXPECT_EQ(r.output_tail.find("prefill.f32 ... ", r.output_tail.find("[round 2/2] [")), std::string::npos)
+        << r.output_tail;  // a finished cell is not run again in round 2
+    const json resumed = cells_by_id(run / "results.json")["reference.0.rwkv7-tiny.decode.f32"];
+    EXPECT_EQ(resumed["interleave"]["rounds"], 2);
+    EXPECT_EQ(resumed["timings"]["sequence"]["n"], 4);
 }
