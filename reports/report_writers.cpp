@@ -86,7 +86,8 @@ Row make_row(const CellResult& c) {
     double peak = c.worker ? double(c.worker->peak_rss_bytes) : std::nan("");
     if ((std::isnan(peak) || peak == 0) && c.memory) peak = double(c.memory->peak_rss_bytes);
 
-    std::string device = std::to_string(c.spec.device);
+    // A merged document's cells come from several hosts: the run of origin leads the device.
+    std::string device = (c.origin ? *c.origin + "/" : "") + std::to_string(c.spec.device);
     if (c.backend && !c.backend->device.name.empty()) {
         const std::string& name = c.backend->device.name;
         device += ":" + (name.size() > 20 ? utf8_prefix(name, 19) + "~" : name);
@@ -102,7 +103,9 @@ Row make_row(const CellResult& c) {
     std::string speed = ok ? fmt_num(tps) : "";
     // An uncertified speed is never shown as if it were certified (DESIGN.md §6).
     if (!speed.empty() && r.uncertified) speed = "[" + speed + "] uncertified";
-    r.display = {c.spec.backend, device, c.spec.workload, scenario, c.spec.dtype,
+    // Swept cells differ only in their parameters: the label tells the rows apart ("decode t2").
+    const std::string scenario_shown = c.spec.sweep.empty() ? scenario : scenario + " " + c.spec.sweep;
+    r.display = {c.spec.backend, device, c.spec.workload, scenario_shown, c.spec.dtype,
                  speed, fmt_time(p50), fmt_time(p99), fmt_num(gbps), fmt_num(100 * gbps_f),
                  fmt_num(gflops), fmt_num(100 * gflops_f), fmt_bytes(peak), parity, status_text};
     auto raw = [](double v) { return std::isnan(v) ? std::string() : fmt::format("{}", v); };
@@ -227,9 +230,12 @@ public:
         };
         auto header = kColumns;
         header.push_back("certified");
+        header.push_back("sweep");
         line(header);
+        size_t i = 0;
         for (auto r : rows_of(doc)) {
             r.raw.push_back(r.certified ? "true" : "false");
+            r.raw.push_back(doc.cells[i++].spec.sweep);
             line(r.raw);
         }
     }

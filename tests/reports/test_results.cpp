@@ -244,5 +244,32 @@ TEST(Writers, SurviveMinimalRecords) {
     EXPECT_NE(render(doc, "table").find("error: boom"), std::string::npos);
 }
 
+// Schema version 1 documents (before the typed record) are still read: dtype spellings of the
+// safetensors kind become the command line's, the roofline's bound follows the scenario, and
+// the summary is computed again from the cells.
+TEST(Results, VersionOneDocumentsAreRead) {
+    json v1 = sample_document();
+    v1["schema_version"] = 1;
+    for (auto& c : v1["cells"]) {
+        if (c.contains("backend")) c["backend"]["device"]["weight_dtypes"] = json::array({"F32", "I8"});
+        if (c.contains("roofline")) c["roofline"].erase("bound");
+    }
+    const RunDocument d = run_document_from_json(v1);
+    EXPECT_EQ(d.schema_version, 1);
+    ASSERT_EQ(d.cells.size(), 7u);
+    ASSERT_TRUE(d.cells[2].backend);
+    EXPECT_EQ(d.cells[2].backend->device.weight_dtypes, (std::vector<std::string>{"f32", "int8"}));
+    ASSERT_TRUE(d.cells[2].roofline);
+    EXPECT_EQ(d.cells[2].spec.scenario, Scenario::prefill);
+    EXPECT_EQ(d.cells[2].roofline->bound, Bound::compute);
+    EXPECT_EQ(d.cells[1].roofline->bound, Bound::memory);
+    EXPECT_EQ(d.summary.exit_code, 3);
+    EXPECT_EQ(json(d)["schema_version"], 2);  // written back as the current version
+    json future = v1;
+    future["schema_version"] = 3;
+    EXPECT_THROW(run_document_from_json(future), std::invalid_argument);
+    EXPECT_THROW(run_document_from_json(json{{"schema", "something-else"}}), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace rwkvb
