@@ -1,6 +1,7 @@
 #include "compare.hpp"
 
 #include "significance.hpp"
+#include "text_table.hpp"
 
 #include <fmt/format.h>
 
@@ -293,22 +294,7 @@ void write_comparison(const Comparison& c, ReportFormat format, std::ostream& ou
         out << "\n";
     } else {
         out << title << "\n";
-        std::vector<size_t> w(header.size());
-        for (size_t i = 0; i < header.size(); ++i) w[i] = header[i].size();
-        for (const auto& r : rows)
-            for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
-        auto line = [&](const std::vector<std::string>& r) {
-            std::string s;
-            for (size_t i = 0; i < r.size(); ++i)
-                s += (i ? "  " : "") + (i == 0 || i == 6 ? fmt::format("{:<{}}", r[i], w[i]) : fmt::format("{:>{}}", r[i], w[i]));
-            while (!s.empty() && s.back() == ' ') s.pop_back();
-            out << s << "\n";
-        };
-        line(header);
-        std::vector<std::string> rule;
-        for (size_t x : w) rule.push_back(std::string(x, '-'));
-        line(rule);
-        for (const auto& r : rows) line(r);
+        write_text_table(out, header, rows, [](size_t i) { return i != 0 && i != 6; });  // cell, verdict: text
         out << "\n";
     }
     const char* bullet = md ? "- " : "  ";

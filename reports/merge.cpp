@@ -1,5 +1,7 @@
 #include "merge.hpp"
 
+#include "text_table.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -262,27 +264,9 @@ void write_fleet_table(const RunDocument& d, ReportFormat format, std::ostream& 
     };
     switch (format) {
         case ReportFormat::table: {
-            std::vector<size_t> width(header.size());
-            for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
-            for (const auto& r : f.rows) {
-                const auto cells = display_row(r);
-                for (size_t i = 0; i < cells.size(); ++i) width[i] = std::max(width[i], cells[i].size());
-            }
-            auto line = [&](const std::vector<std::string>& cells) {
-                std::string s;
-                for (size_t i = 0; i < cells.size(); ++i) {
-                    s += i >= kKeyColumns.size() ? fmt::format("{:>{}}", cells[i], width[i])
-                                                 : fmt::format("{:<{}}", cells[i], width[i]);
-                    if (i + 1 < cells.size()) s += "  ";
-                }
-                while (!s.empty() && s.back() == ' ') s.pop_back();
-                out << s << "\n";
-            };
-            line(header);
-            std::vector<std::string> rule;
-            for (size_t w : width) rule.push_back(std::string(w, '-'));
-            line(rule);
-            for (const auto& r : f.rows) line(display_row(r));
+            std::vector<std::vector<std::string>> rows;
+            for (const auto& r : f.rows) rows.push_back(display_row(r));
+            write_text_table(out, header, rows, [](size_t i) { return i >= kKeyColumns.size(); });
             out << "\n";
             for (const auto& n : f.notes) out << "  " << n << "\n";
             return;

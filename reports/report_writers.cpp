@@ -1,6 +1,7 @@
 #include "report_writers.hpp"
 
 #include "results.hpp"
+#include "text_table.hpp"
 
 #include <fmt/format.h>
 
@@ -190,26 +191,9 @@ std::vector<std::string> notes_of(const RunDocument& doc) {
 class TableWriter : public ReportWriter {
 public:
     void write(const RunDocument& doc, std::ostream& out) const override {
-        const auto rows = rows_of(doc);
-        std::vector<size_t> width(kColumns.size());
-        for (size_t i = 0; i < kColumns.size(); ++i) width[i] = kColumns[i].size();
-        for (const auto& r : rows)
-            for (size_t i = 0; i < r.display.size(); ++i) width[i] = std::max(width[i], r.display[i].size());
-        auto line = [&](const std::vector<std::string>& cells) {
-            std::string s;
-            for (size_t i = 0; i < cells.size(); ++i) {
-                const bool right = i >= kFirstNumeric && i <= kLastNumeric;
-                s += right ? fmt::format("{:>{}}", cells[i], width[i]) : fmt::format("{:<{}}", cells[i], width[i]);
-                if (i + 1 < cells.size()) s += "  ";
-            }
-            while (!s.empty() && s.back() == ' ') s.pop_back();
-            out << s << "\n";
-        };
-        line(kColumns);
-        std::vector<std::string> rule;
-        for (size_t w : width) rule.push_back(std::string(w, '-'));
-        line(rule);
-        for (const auto& r : rows) line(r.display);
+        std::vector<std::vector<std::string>> cells;
+        for (const auto& r : rows_of(doc)) cells.push_back(r.display);
+        write_text_table(out, kColumns, cells, [](size_t i) { return i >= kFirstNumeric && i <= kLastNumeric; });
         out << "\n";
         for (const auto& n : notes_of(doc)) out << "  " << n << "\n";
     }
